@@ -1,0 +1,365 @@
+//! The morsel: a naturally aligned region of one or more page-table subtrees, from one source.
+//!
+//! Every operation is O(1) in system calls whatever the size: one `mmap` to map, one `mbind`
+//! to place, one batched call per run of unpopulated granules to populate, one call to purge.
+//! A morsel never unmaps or purges memory outside its own range.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::caps::caps;
+use crate::id::MorselId;
+use crate::order::{Order, GRANULE_SIZE, PAGE_SIZE};
+use crate::source::{Backing, Source};
+use crate::sys::{self, Errno, SysResult};
+
+/// One bit per granule: set once the granule is known to be populated. Updated with atomic
+/// fetch-or, so concurrent populate calls claim each granule exactly once; a caller that loses
+/// the race simply skips the granule (its pages fault in normally if touched before the winner
+/// finishes, which is harmless).
+struct PopulationMap {
+    words: *mut AtomicU64,
+    nwords: usize,
+    map_len: usize,
+}
+
+// SAFETY: the words are atomics in a private mapping owned by the map.
+unsafe impl Send for PopulationMap {}
+// SAFETY: all access goes through atomics.
+unsafe impl Sync for PopulationMap {}
+
+impl PopulationMap {
+    fn new(granules: usize) -> SysResult<PopulationMap> {
+        let nwords = granules.div_ceil(64);
+        // Kept in its own pages rather than the Rust heap: morsels are made inside allocator hooks.
+        let map_len = (nwords * 8).next_multiple_of(PAGE_SIZE);
+        let addr = sys::reserve(map_len, PAGE_SIZE)?;
+        // SAFETY: `addr` is a reservation made just above and owned by this map.
+        unsafe { sys::map_anon_fixed(addr, map_len)? };
+        Ok(PopulationMap { words: addr as *mut AtomicU64, nwords, map_len })
+    }
+
+    fn word(&self, i: usize) -> &AtomicU64 {
+        assert!(i < self.nwords);
+        // SAFETY: `i` is in bounds and the mapping lives as long as `self`; zeroed pages are
+        // valid AtomicU64 values.
+        unsafe { &*self.words.add(i) }
+    }
+
+    /// Claims granule `g`; true if this caller set the bit.
+    fn claim(&self, g: usize) -> bool {
+        let bit = 1u64 << (g % 64);
+        self.word(g / 64).fetch_or(bit, Ordering::AcqRel) & bit == 0
+    }
+
+    fn clear(&self, g: usize) {
+        self.word(g / 64).fetch_and(!(1u64 << (g % 64)), Ordering::AcqRel);
+    }
+
+    fn is_set(&self, g: usize) -> bool {
+        self.word(g / 64).load(Ordering::Acquire) & (1u64 << (g % 64)) != 0
+    }
+}
+
+impl Drop for PopulationMap {
+    fn drop(&mut self) {
+        // SAFETY: the map owns its pages and nothing refers to them after drop.
+        let _ = unsafe { sys::unmap(self.words as usize, self.map_len) };
+    }
+}
+
+/// A naturally aligned region of address space, mapped from one source.
+pub struct Morsel {
+    base: usize,
+    len: usize,
+    order: Order,
+    offset: u64,
+    backing: Backing,
+    source_index: u16,
+    granule: usize,
+    population: PopulationMap,
+    populate_calls: AtomicU64,
+    populate_bytes: AtomicU64,
+}
+
+impl std::fmt::Debug for Morsel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Morsel")
+            .field("base", &format_args!("{:#x}", self.base))
+            .field("len", &self.len)
+            .field("order", &self.order)
+            .field("offset", &self.offset)
+            .finish()
+    }
+}
+
+/// How a purge gives memory back.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Purge {
+    /// The contents are gone at once (`MADV_DONTNEED`, or a punched hole for files).
+    Forced,
+    /// The kernel may reclaim the pages when it needs them (`MADV_FREE`); private anonymous
+    /// memory only. Other sources treat it as `Forced`.
+    Lazy,
+}
+
+impl Morsel {
+    /// Creates a morsel of `order` spanning `len` bytes (a multiple of the order's size), whose
+    /// address is aligned to `align` (at least the order's size): reserves address space,
+    /// takes a file frame aligned to the order for file sources, and maps it with one `mmap`.
+    /// Memory is committed lazily, by faults or by [`Morsel::populate`].
+    pub fn create(source: &Source, order: Order, len: usize, align: usize) -> SysResult<Morsel> {
+        if len == 0 || len % order.size() != 0 || !align.is_power_of_two() || align < order.size() {
+            return Err(Errno(libc::EINVAL));
+        }
+        let granule = GRANULE_SIZE.min(order.size());
+        let population = PopulationMap::new(len / granule)?;
+        let base = sys::reserve(len, align)?;
+        let offset = match source.take_frame(order, len) {
+            Ok(o) => o,
+            Err(e) => {
+                // SAFETY: the reservation was made above and is not yet shared.
+                let _ = unsafe { sys::unmap(base, len) };
+                return Err(e);
+            }
+        };
+        let mapped = match source.fd() {
+            // SAFETY: `base..base+len` is our fresh reservation.
+            Some(fd) => unsafe { sys::map_file_fixed(base, len, fd, offset) },
+            // SAFETY: `base..base+len` is our fresh reservation.
+            None => unsafe { sys::map_anon_fixed(base, len) },
+        };
+        if let Err(e) = mapped {
+            source.release_frame(order, offset, len);
+            // SAFETY: the reservation is ours and unused.
+            let _ = unsafe { sys::unmap(base, len) };
+            return Err(e);
+        }
+        Ok(Morsel {
+            base,
+            len,
+            order,
+            offset,
+            backing: source.backing(),
+            source_index: source.index(),
+            granule,
+            population,
+            populate_calls: AtomicU64::new(0),
+            populate_bytes: AtomicU64::new(0),
+        })
+    }
+
+    /// The first address.
+    pub fn base(&self) -> usize {
+        self.base
+    }
+
+    /// The length in bytes.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Never true: a morsel has at least one page. (Present for clippy's `len_without_is_empty`.)
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The order.
+    pub fn order(&self) -> Order {
+        self.order
+    }
+
+    /// The file offset of the first byte (0 for anonymous memory).
+    pub fn offset(&self) -> u64 {
+        self.offset
+    }
+
+    /// Whether `addr` lies inside.
+    pub fn contains(&self, addr: usize) -> bool {
+        addr.wrapping_sub(self.base) < self.len
+    }
+
+    /// The file offset of `addr`, which must lie inside.
+    pub fn offset_of(&self, addr: usize) -> u64 {
+        self.offset + (addr - self.base) as u64
+    }
+
+    /// The self-contained handle (for anonymous memory the frame is the address).
+    pub fn id(&self) -> MorselId {
+        let frame = if self.backing == Backing::Anon { self.base as u64 } else { self.offset };
+        MorselId::new(self.order, self.source_index, frame, false).expect("aligned by construction")
+    }
+
+    fn check_range(&self, addr: usize, len: usize) -> SysResult<()> {
+        if addr < self.base || len > self.len || addr - self.base > self.len - len {
+            Err(Errno(libc::EINVAL))
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Applies a NUMA policy (`sys::MPOL_*` and a node mask) to the whole morsel, in one call.
+    pub fn bind(&self, mode: i32, mask: &[u64]) -> SysResult<()> {
+        // SAFETY: the whole morsel is ours.
+        unsafe { sys::mbind(self.base, self.len, mode, mask) }
+    }
+
+    /// Marks the morsel for transparent huge pages (`MADV_HUGEPAGE`).
+    pub fn advise_huge(&self) -> SysResult<()> {
+        // SAFETY: the whole morsel is ours; the advice does not change contents.
+        unsafe { sys::madvise(self.base, self.len, libc::MADV_HUGEPAGE) }
+    }
+
+    /// Populates `[addr, addr+len)`, rounded out to whole granules, in batched calls: one
+    /// `fallocate` (files) and one `MADV_POPULATE_WRITE` per run of granules this caller claimed.
+    /// Granules already populated, or claimed by a concurrent caller, are skipped. Returns the
+    /// number of bytes this call populated.
+    pub fn populate(&self, source: &Source, addr: usize, len: usize) -> SysResult<usize> {
+        self.check_range(addr, len)?;
+        if len == 0 {
+            return Ok(0);
+        }
+        let first = (addr - self.base) / self.granule;
+        let last = (addr - self.base + len - 1) / self.granule;
+        let mut done = 0;
+        let mut run_start = None;
+        for g in first..=last + 1 {
+            let claimed = g <= last && self.claim_granule(g);
+            match (claimed, run_start) {
+                (true, None) => run_start = Some(g),
+                (false, Some(s)) => {
+                    done += self.populate_run(source, s, g).inspect_err(|_| {
+                        (s..g).for_each(|i| self.population.clear(i));
+                    })?;
+                    run_start = None;
+                }
+                _ => {}
+            }
+        }
+        Ok(done)
+    }
+
+    fn claim_granule(&self, g: usize) -> bool {
+        self.population.claim(g)
+    }
+
+    fn populate_run(&self, source: &Source, from: usize, to: usize) -> SysResult<usize> {
+        let start = self.base + from * self.granule;
+        let len = (to - from) * self.granule;
+        if self.backing != Backing::Anon {
+            source.commit(self.offset_of(start), len as u64)?;
+        }
+        if caps().populate_write {
+            // SAFETY: the range lies inside this morsel; populating does not change contents.
+            unsafe { sys::madvise(start, len, sys::MADV_POPULATE_WRITE)? };
+        }
+        self.populate_calls.fetch_add(1, Ordering::Relaxed);
+        self.populate_bytes.fetch_add(len as u64, Ordering::Relaxed);
+        Ok(len)
+    }
+
+    /// Whether granule `g` is marked populated.
+    pub fn is_populated(&self, g: usize) -> bool {
+        self.population.is_set(g)
+    }
+
+    /// The granule size of this morsel (2 MiB, or the morsel's size if smaller).
+    pub fn granule(&self) -> usize {
+        self.granule
+    }
+
+    /// (calls, bytes) of populate work done so far.
+    pub fn populate_counters(&self) -> (u64, u64) {
+        (self.populate_calls.load(Ordering::Relaxed), self.populate_bytes.load(Ordering::Relaxed))
+    }
+
+    /// Marks `[addr, addr+len)` as committed by the caller without populating it (the caller
+    /// is about to fallocate it itself); only whole granules count.
+    pub fn clear_population(&self, addr: usize, len: usize) {
+        if len == 0 || self.check_range(addr, len).is_err() {
+            return;
+        }
+        let first = (addr - self.base) / self.granule;
+        let last = (addr - self.base + len - 1) / self.granule;
+        (first..=last).for_each(|g| self.population.clear(g));
+    }
+
+    /// Gives the memory of `[addr, addr+len)` back: anonymous pages are dropped (or freed
+    /// lazily), file space is punched out. Contents read back as zero afterwards (after a lazy
+    /// purge: zero or the old contents). Returns false where the source could not give the
+    /// space back (a filesystem without hole punching), in which case only the mapping's pages
+    /// were dropped.
+    pub fn purge(&self, source: &Source, addr: usize, len: usize, how: Purge) -> SysResult<bool> {
+        self.check_range(addr, len)?;
+        self.clear_population(addr, len);
+        if self.backing == Backing::Anon {
+            let advice = if how == Purge::Lazy { libc::MADV_FREE } else { libc::MADV_DONTNEED };
+            // SAFETY: the range lies inside this morsel, whose owner asked for its contents to go.
+            unsafe { sys::madvise(addr, len, advice)? };
+            return Ok(true);
+        }
+        if source.punch(self.offset_of(addr), len as u64) {
+            return Ok(true);
+        }
+        // SAFETY: as above; the file keeps the data but this mapping drops its pages.
+        unsafe { sys::madvise(addr, len, libc::MADV_DONTNEED)? };
+        Ok(false)
+    }
+
+    /// Changes access rights (`PROT_*`) for a range of the morsel.
+    ///
+    /// # Safety
+    /// Taking rights away from memory that is in use makes its users fault.
+    pub unsafe fn protect(&self, addr: usize, len: usize, prot: i32) -> SysResult<()> {
+        self.check_range(addr, len)?;
+        // SAFETY: the range lies inside this morsel; the caller vouches for its users.
+        unsafe { sys::protect(addr, len, prot) }
+    }
+
+    /// Destroys the morsel: gives its file space back and unmaps it. Consuming `self` makes the
+    /// order of destruction the caller's: children before their parent.
+    ///
+    /// # Safety
+    /// No pointer into the morsel may be used afterwards.
+    pub unsafe fn destroy(self, source: &Source) -> SysResult<()> {
+        source.release_frame(self.order, self.offset, self.len);
+        // SAFETY: the morsel owns its range and the caller guarantees it is no longer used.
+        unsafe { sys::unmap(self.base, self.len) }
+    }
+}
+
+/// A morsel mapped into this process from another's shareable source, by id and fd.
+pub struct SharedMapping {
+    addr: usize,
+    len: usize,
+}
+
+impl SharedMapping {
+    /// Maps the morsel `id` of the file `fd` (a memfd or a file source of another process).
+    pub fn attach(fd: std::os::fd::BorrowedFd<'_>, id: MorselId) -> SysResult<SharedMapping> {
+        let len = id.order().size();
+        let addr = sys::map_file_anywhere(len, fd, id.offset())?;
+        Ok(SharedMapping { addr, len })
+    }
+
+    /// The address of the first byte.
+    pub fn addr(&self) -> usize {
+        self.addr
+    }
+
+    /// The length.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Never true.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+}
+
+impl Drop for SharedMapping {
+    fn drop(&mut self) {
+        // SAFETY: the mapping is ours; dropping it ends every borrow of its memory.
+        let _ = unsafe { sys::unmap(self.addr, self.len) };
+    }
+}

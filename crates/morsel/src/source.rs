@@ -1,0 +1,197 @@
+//! Sources of memory for morsels: anonymous memory, an unlinked temporary file in a directory
+//! (a PMEM or FS-DAX kind), or a memfd (shareable with other processes through its fd).
+//!
+//! A file source hands out *frames*: file ranges whose offset is a multiple of the morsel size,
+//! so that a DAX filesystem can map them with PMD or PUD entries. The file is sparse; space is
+//! allocated on commit (`fallocate`) and given back on purge (`FALLOC_FL_PUNCH_HOLE`).
+
+use std::ffi::CString;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicU16, Ordering};
+use std::sync::Mutex;
+
+use crate::order::Order;
+use crate::sys::{self, Errno, SysResult};
+
+/// Where a source's memory lives.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backing {
+    /// Private anonymous memory.
+    Anon,
+    /// An unlinked file in a directory.
+    File,
+    /// A memfd.
+    Memfd,
+}
+
+const FREE_SLOTS: usize = 32;
+
+/// Free file frames, per order: released frames are reused before the file grows.
+struct Frames {
+    next: u64,
+    free: [[u64; FREE_SLOTS]; 4],
+    nfree: [usize; 4],
+}
+
+/// A source of morsels.
+pub struct Source {
+    backing: Backing,
+    fd: Option<OwnedFd>,
+    index: u16,
+    frames: Mutex<Frames>,
+    can_punch: AtomicBool,
+    used_tmpfile: bool,
+}
+
+static NEXT_INDEX: AtomicU16 = AtomicU16::new(0);
+
+fn next_index() -> u16 {
+    NEXT_INDEX.fetch_add(1, Ordering::Relaxed) % crate::id::MAX_SOURCES
+}
+
+fn path_cstring(path: &Path) -> SysResult<CString> {
+    CString::new(path.as_os_str().as_bytes()).map_err(|_| Errno(libc::EINVAL))
+}
+
+impl Source {
+    fn with(backing: Backing, fd: Option<OwnedFd>, used_tmpfile: bool) -> Source {
+        Source {
+            backing,
+            fd,
+            index: next_index(),
+            frames: Mutex::new(Frames { next: 0, free: [[0; FREE_SLOTS]; 4], nfree: [0; 4] }),
+            can_punch: AtomicBool::new(true),
+            used_tmpfile,
+        }
+    }
+
+    /// Private anonymous memory.
+    pub fn anon() -> Source {
+        Source::with(Backing::Anon, None, false)
+    }
+
+    /// An unnamed file in `dir`: `O_TMPFILE`, or where the filesystem lacks it, a temporary file
+    /// unlinked at once. Either way nothing is left in the directory, even after a crash
+    /// (O_TMPFILE) or from the moment creation returns (the fallback).
+    pub fn tmpfile(dir: &Path) -> SysResult<Source> {
+        let cdir = path_cstring(dir)?;
+        match sys::open_tmpfile(&cdir) {
+            Ok(fd) => Ok(Source::with(Backing::File, Some(fd), true)),
+            Err(e) if matches!(e.0, libc::EOPNOTSUPP | libc::EISDIR | libc::EINVAL) => {
+                let mut template = dir.as_os_str().as_bytes().to_vec();
+                template.extend_from_slice(b"/morselkind.XXXXXX\0");
+                let fd = sys::open_unlinked_temp(&mut template)?;
+                Ok(Source::with(Backing::File, Some(fd), false))
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// A memfd named `name` (shown in /proc/PID/maps and fd listings).
+    pub fn memfd(name: &str) -> SysResult<Source> {
+        let cname = CString::new(name).map_err(|_| Errno(libc::EINVAL))?;
+        Ok(Source::with(Backing::Memfd, Some(sys::memfd_create(&cname)?), false))
+    }
+
+    /// Where the memory lives.
+    pub fn backing(&self) -> Backing {
+        self.backing
+    }
+
+    /// The source's index, carried in every `MorselId` it issues.
+    pub fn index(&self) -> u16 {
+        self.index
+    }
+
+    /// The file behind the source, if any.
+    pub fn fd(&self) -> Option<BorrowedFd<'_>> {
+        self.fd.as_ref().map(|f| f.as_fd())
+    }
+
+    /// Whether the file came from `O_TMPFILE` (false: the unlink-at-once fallback).
+    pub fn used_tmpfile(&self) -> bool {
+        self.used_tmpfile
+    }
+
+    /// Whether the filesystem gives space back on purge (it may refuse `FALLOC_FL_PUNCH_HOLE`).
+    pub fn can_punch(&self) -> bool {
+        self.can_punch.load(Ordering::Relaxed)
+    }
+
+    /// Blocks in use by the file, in bytes; 0 for anonymous memory.
+    pub fn file_bytes(&self) -> u64 {
+        self.fd().and_then(|fd| sys::allocated_bytes(fd).ok()).unwrap_or(0)
+    }
+
+    /// Takes a frame of `len` bytes (a multiple of the order's size) at an offset aligned to the
+    /// order, growing the sparse file when no released frame fits.
+    pub fn take_frame(&self, order: Order, len: usize) -> SysResult<u64> {
+        let Some(fd) = self.fd() else { return Ok(0) };
+        let mut frames = self.frames.lock().unwrap_or_else(|e| e.into_inner());
+        let o = order as usize;
+        if len == order.size() && frames.nfree[o] > 0 {
+            frames.nfree[o] -= 1;
+            return Ok(frames.free[o][frames.nfree[o]]);
+        }
+        let align = order.size() as u64;
+        let offset = frames.next.checked_add(align - 1).ok_or(Errno(libc::EFBIG))? & !(align - 1);
+        let end = offset.checked_add(len as u64).ok_or(Errno(libc::EFBIG))?;
+        sys::ftruncate(fd, end)?;
+        frames.next = end;
+        Ok(offset)
+    }
+
+    /// Returns a frame: its space goes back to the filesystem, and a whole-order frame is kept
+    /// for reuse.
+    pub fn release_frame(&self, order: Order, offset: u64, len: usize) {
+        if self.fd.is_none() {
+            return;
+        }
+        self.punch(offset, len as u64);
+        let mut frames = self.frames.lock().unwrap_or_else(|e| e.into_inner());
+        let o = order as usize;
+        if len == order.size() && frames.nfree[o] < FREE_SLOTS {
+            let n = frames.nfree[o];
+            frames.free[o][n] = offset;
+            frames.nfree[o] += 1;
+        }
+    }
+
+    /// Allocates file space for `[offset, offset+len)` so that first touch neither allocates
+    /// blocks in the fault path nor hits SIGBUS on a full filesystem. ENOSPC comes back here.
+    pub fn commit(&self, offset: u64, len: u64) -> SysResult<()> {
+        match self.fd() {
+            Some(fd) => match sys::fallocate(fd, 0, offset, len) {
+                // Filesystems without fallocate fall back to allocation at first touch.
+                Err(Errno(libc::EOPNOTSUPP)) => Ok(()),
+                r => r,
+            },
+            None => Ok(()),
+        }
+    }
+
+    /// Gives the file space of `[offset, offset+len)` back. Returns false where the filesystem
+    /// cannot punch holes; that is remembered and not retried.
+    pub fn punch(&self, offset: u64, len: u64) -> bool {
+        let Some(fd) = self.fd() else { return false };
+        if !self.can_punch() {
+            return false;
+        }
+        match sys::fallocate(fd, libc::FALLOC_FL_PUNCH_HOLE | libc::FALLOC_FL_KEEP_SIZE, offset, len) {
+            Ok(()) => true,
+            Err(Errno(libc::EOPNOTSUPP)) => {
+                self.can_punch.store(false, Ordering::Relaxed);
+                false
+            }
+            Err(_) => false,
+        }
+    }
+}
+
+impl std::fmt::Debug for Source {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Source").field("backing", &self.backing).field("index", &self.index).finish()
+    }
+}

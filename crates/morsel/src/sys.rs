@@ -1,0 +1,351 @@
+//! The only module that calls mmap, munmap, mprotect, madvise, mbind, fallocate, memfd_create
+//! and the file calls the sources need. Each wrapper returns `Result<_, Errno>` and never panics.
+//!
+//! # Safety
+//! The address-space calls are `unsafe fn`: the caller promises that the range is one it owns
+//! (a reservation made by this crate), so that replacing or dropping its pages cannot pull
+//! memory out from under anybody else.
+//!
+//! # References
+//! mmap(2), munmap(2), mprotect(2), madvise(2), mbind(2), fallocate(2), memfd_create(2), open(2).
+
+use std::ffi::CStr;
+use std::fmt;
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+
+/// An errno value from a failed system call.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct Errno(pub i32);
+
+impl Errno {
+    /// The calling thread's current errno.
+    pub fn last() -> Errno {
+        Errno(std::io::Error::last_os_error().raw_os_error().unwrap_or(libc::EIO))
+    }
+}
+
+impl fmt::Debug for Errno {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Errno({}: {})", self.0, std::io::Error::from_raw_os_error(self.0))
+    }
+}
+
+impl fmt::Display for Errno {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", std::io::Error::from_raw_os_error(self.0))
+    }
+}
+
+impl std::error::Error for Errno {}
+
+/// The result of a system call wrapper.
+pub type SysResult<T> = Result<T, Errno>;
+
+fn check(rc: libc::c_int) -> SysResult<()> {
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(Errno::last())
+    }
+}
+
+/// Reserves `len` bytes of address space aligned to `align` (a power of two ≥ 4 KiB):
+/// `PROT_NONE`, `MAP_NORESERVE`, so it costs no memory. Returns the aligned start.
+pub fn reserve(len: usize, align: usize) -> SysResult<usize> {
+    let total = len.checked_add(align - crate::PAGE_SIZE).ok_or(Errno(libc::ENOMEM))?;
+    // SAFETY: a fresh anonymous mapping at an address the kernel chooses touches nothing of ours.
+    let raw = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            total,
+            libc::PROT_NONE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
+            -1,
+            0,
+        )
+    };
+    if raw == libc::MAP_FAILED {
+        return Err(Errno::last());
+    }
+    let raw = raw as usize;
+    let start = (raw + align - 1) & !(align - 1);
+    let head = start - raw;
+    let tail = total - head - len;
+    // SAFETY: both trims lie inside the mapping made just above, outside [start, start+len).
+    unsafe {
+        if head > 0 {
+            unmap(raw, head)?;
+        }
+        if tail > 0 {
+            unmap(start + len, tail)?;
+        }
+    }
+    Ok(start)
+}
+
+/// Maps anonymous private read-write memory over `[addr, addr+len)`, lazily committed.
+///
+/// # Safety
+/// The range must be a reservation owned by the caller.
+pub unsafe fn map_anon_fixed(addr: usize, len: usize) -> SysResult<()> {
+    // SAFETY: the caller owns the range; MAP_FIXED replaces only it.
+    let raw = unsafe {
+        libc::mmap(
+            addr as *mut libc::c_void,
+            len,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE | libc::MAP_FIXED,
+            -1,
+            0,
+        )
+    };
+    if raw == libc::MAP_FAILED {
+        Err(Errno::last())
+    } else {
+        Ok(())
+    }
+}
+
+/// Maps `len` bytes of `fd` at `offset` shared read-write over `[addr, addr+len)`.
+///
+/// # Safety
+/// The range must be a reservation owned by the caller.
+pub unsafe fn map_file_fixed(addr: usize, len: usize, fd: BorrowedFd<'_>, offset: u64) -> SysResult<()> {
+    // SAFETY: the caller owns the range; MAP_FIXED replaces only it.
+    let raw = unsafe {
+        libc::mmap(
+            addr as *mut libc::c_void,
+            len,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_SHARED | libc::MAP_FIXED,
+            fd.as_raw_fd(),
+            offset as libc::off_t,
+        )
+    };
+    if raw == libc::MAP_FAILED {
+        Err(Errno::last())
+    } else {
+        Ok(())
+    }
+}
+
+/// Maps `len` bytes of `fd` at `offset` shared read-write wherever the kernel likes
+/// (used to attach a morsel shared from another process).
+pub fn map_file_anywhere(len: usize, fd: BorrowedFd<'_>, offset: u64) -> SysResult<usize> {
+    // SAFETY: a new mapping at a kernel-chosen address replaces nothing.
+    let raw = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            len,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_SHARED,
+            fd.as_raw_fd(),
+            offset as libc::off_t,
+        )
+    };
+    if raw == libc::MAP_FAILED {
+        Err(Errno::last())
+    } else {
+        Ok(raw as usize)
+    }
+}
+
+/// Unmaps `[addr, addr+len)`.
+///
+/// # Safety
+/// The caller owns the range and nothing refers to it any more.
+pub unsafe fn unmap(addr: usize, len: usize) -> SysResult<()> {
+    // SAFETY: the caller owns the range.
+    check(unsafe { libc::munmap(addr as *mut libc::c_void, len) })
+}
+
+/// Changes the access rights of `[addr, addr+len)`.
+///
+/// # Safety
+/// The caller owns the range; removing rights from memory in use faults its users.
+pub unsafe fn protect(addr: usize, len: usize, prot: libc::c_int) -> SysResult<()> {
+    // SAFETY: the caller owns the range.
+    check(unsafe { libc::mprotect(addr as *mut libc::c_void, len, prot) })
+}
+
+/// `madvise(addr, len, advice)`.
+///
+/// # Safety
+/// The caller owns the range; destructive advice (DONTNEED, FREE, REMOVE) discards its contents.
+pub unsafe fn madvise(addr: usize, len: usize, advice: libc::c_int) -> SysResult<()> {
+    // SAFETY: the caller owns the range.
+    check(unsafe { libc::madvise(addr as *mut libc::c_void, len, advice) })
+}
+
+/// `MADV_POPULATE_WRITE` (Linux 5.14): fault the range in writable, in one call.
+pub const MADV_POPULATE_WRITE: libc::c_int = 23;
+
+/// NUMA memory policies for `mbind`.
+pub const MPOL_DEFAULT: libc::c_int = 0;
+/// Prefer the given node, fall back to others.
+pub const MPOL_PREFERRED: libc::c_int = 1;
+/// Only the given nodes.
+pub const MPOL_BIND: libc::c_int = 2;
+/// Round-robin over the given nodes.
+pub const MPOL_INTERLEAVE: libc::c_int = 3;
+/// Prefer any of several nodes (Linux 5.15).
+pub const MPOL_PREFERRED_MANY: libc::c_int = 5;
+
+/// Applies a NUMA policy to `[addr, addr+len)`. `mask` holds one bit per node.
+///
+/// # Safety
+/// The caller owns the range.
+pub unsafe fn mbind(addr: usize, len: usize, mode: libc::c_int, mask: &[u64]) -> SysResult<()> {
+    let maxnode = (mask.len() * 64 + 1) as libc::c_ulong;
+    let mask_ptr = if mask.is_empty() { std::ptr::null() } else { mask.as_ptr() };
+    // SAFETY: the caller owns the range; the mask slice outlives the call.
+    let rc = unsafe { libc::syscall(libc::SYS_mbind, addr, len, mode, mask_ptr, maxnode, 0usize) };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(Errno::last())
+    }
+}
+
+/// The node of the page at `addr` (get_mempolicy with MPOL_F_NODE | MPOL_F_ADDR).
+pub fn node_of(addr: usize) -> SysResult<i32> {
+    let mut node: libc::c_int = -1;
+    // SAFETY: the kernel writes one int through the pointer; it only reads `addr`'s policy.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_get_mempolicy,
+            &mut node as *mut libc::c_int,
+            std::ptr::null_mut::<u64>(),
+            0usize,
+            addr,
+            3usize, // MPOL_F_NODE | MPOL_F_ADDR
+        )
+    };
+    if rc == 0 {
+        Ok(node)
+    } else {
+        Err(Errno::last())
+    }
+}
+
+/// The policy and node mask that apply at `addr` (get_mempolicy with MPOL_F_ADDR).
+pub fn policy_of(addr: usize) -> SysResult<(i32, u64)> {
+    let mut mode: libc::c_int = 0;
+    let mut mask = [0u64; 16];
+    // SAFETY: the kernel writes the mode and up to 1024 bits of mask into our buffers.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_get_mempolicy,
+            &mut mode as *mut libc::c_int,
+            mask.as_mut_ptr(),
+            1024usize,
+            addr,
+            2usize, // MPOL_F_ADDR
+        )
+    };
+    if rc == 0 {
+        Ok((mode, mask[0]))
+    } else {
+        Err(Errno::last())
+    }
+}
+
+/// Allocates (mode 0) or punches (`FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE`) file space.
+pub fn fallocate(fd: BorrowedFd<'_>, mode: libc::c_int, offset: u64, len: u64) -> SysResult<()> {
+    loop {
+        // SAFETY: fallocate only reads its integer arguments.
+        let rc = unsafe { libc::fallocate(fd.as_raw_fd(), mode, offset as libc::off_t, len as libc::off_t) };
+        if rc == 0 {
+            return Ok(());
+        }
+        let e = Errno::last();
+        if e.0 != libc::EINTR {
+            return Err(e);
+        }
+    }
+}
+
+/// Sets the file's size.
+pub fn ftruncate(fd: BorrowedFd<'_>, len: u64) -> SysResult<()> {
+    // SAFETY: ftruncate only reads its integer arguments.
+    check(unsafe { libc::ftruncate(fd.as_raw_fd(), len as libc::off_t) })
+}
+
+/// The file's blocks in use, in bytes (st_blocks × 512).
+pub fn allocated_bytes(fd: BorrowedFd<'_>) -> SysResult<u64> {
+    let mut st = std::mem::MaybeUninit::<libc::stat>::uninit();
+    // SAFETY: fstat fills the struct on success, which is the only case we read it.
+    let rc = unsafe { libc::fstat(fd.as_raw_fd(), st.as_mut_ptr()) };
+    check(rc)?;
+    // SAFETY: fstat succeeded, so the struct is initialised.
+    let st = unsafe { st.assume_init() };
+    Ok(st.st_blocks as u64 * 512)
+}
+
+fn owned(fd: libc::c_int) -> SysResult<OwnedFd> {
+    if fd < 0 {
+        Err(Errno::last())
+    } else {
+        // SAFETY: a fresh fd from a successful call, owned by nobody else.
+        Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+    }
+}
+
+/// An anonymous file that lives only while an fd refers to it.
+pub fn memfd_create(name: &CStr) -> SysResult<OwnedFd> {
+    // SAFETY: the name is a valid C string for the duration of the call.
+    owned(unsafe { libc::memfd_create(name.as_ptr(), libc::MFD_CLOEXEC) })
+}
+
+/// An unnamed file in directory `dir` (`O_TMPFILE`): nothing is ever left on disk.
+pub fn open_tmpfile(dir: &CStr) -> SysResult<OwnedFd> {
+    // SAFETY: the path is a valid C string for the duration of the call.
+    owned(unsafe {
+        libc::open(dir.as_ptr(), libc::O_TMPFILE | libc::O_RDWR | libc::O_EXCL | libc::O_CLOEXEC, 0o600)
+    })
+}
+
+/// A named temporary file from a template ending in XXXXXX, unlinked at once:
+/// the fallback where the filesystem does not support `O_TMPFILE`.
+pub fn open_unlinked_temp(template: &mut [u8]) -> SysResult<OwnedFd> {
+    // SAFETY: `template` is a NUL-terminated, writable buffer that mkostemp edits in place.
+    let fd = owned(unsafe { libc::mkostemp(template.as_mut_ptr().cast(), libc::O_CLOEXEC) })?;
+    // SAFETY: mkostemp wrote the created file's name into the template.
+    check(unsafe { libc::unlink(template.as_ptr().cast()) })?;
+    Ok(fd)
+}
+
+/// Whether `path` names a directory (stat, following links).
+pub fn is_directory(path: &CStr) -> SysResult<bool> {
+    let mut st = std::mem::MaybeUninit::<libc::stat>::uninit();
+    // SAFETY: stat fills the struct on success, which is the only case we read it.
+    check(unsafe { libc::stat(path.as_ptr(), st.as_mut_ptr()) })?;
+    // SAFETY: stat succeeded.
+    let st = unsafe { st.assume_init() };
+    Ok(st.st_mode & libc::S_IFMT == libc::S_IFDIR)
+}
+
+/// Free bytes available to unprivileged users on the filesystem holding `path`.
+pub fn fs_free_bytes(path: &CStr) -> SysResult<u64> {
+    let mut st = std::mem::MaybeUninit::<libc::statvfs>::uninit();
+    // SAFETY: statvfs fills the struct on success, which is the only case we read it.
+    check(unsafe { libc::statvfs(path.as_ptr(), st.as_mut_ptr()) })?;
+    // SAFETY: statvfs succeeded.
+    let st = unsafe { st.assume_init() };
+    // The casts are no-ops on 64-bit Linux, not on 32-bit targets (fsblkcnt_t, c_ulong).
+    #[allow(clippy::unnecessary_cast)]
+    let free = st.f_bavail as u64 * st.f_frsize as u64;
+    Ok(free)
+}
+
+/// Minor page faults of this process so far (getrusage).
+pub fn minor_faults() -> u64 {
+    let mut ru = std::mem::MaybeUninit::<libc::rusage>::uninit();
+    // SAFETY: getrusage fills the struct on success.
+    let rc = unsafe { libc::getrusage(libc::RUSAGE_SELF, ru.as_mut_ptr()) };
+    if rc != 0 {
+        return 0;
+    }
+    // SAFETY: getrusage succeeded.
+    unsafe { ru.assume_init() }.ru_minflt as u64
+}

@@ -1,0 +1,204 @@
+//! The pointer→kind directory: one word per 2 MiB slot of the 47-bit address space, indexed by
+//! `addr >> 21`, written when a span (a morsel, or a caller's FIXED region) is registered and
+//! cleared when it is removed. A lookup is a shift and one or two loads, without locks.
+//!
+//! A slot word is 0 (nothing of ours), a pointer to the [`Span`] that covers the whole slot, or,
+//! tagged with bit 0, a pointer to a [`PartialSlot`]: the few spans that share the slot with each
+//! other or with memory that is not ours (the edges of FIXED regions), checked by range.
+//!
+//! The table is 512 MiB of `MAP_NORESERVE` address space; only the pages for slots in use are
+//! ever touched. Partial slots are type-stable (kept on a free list, never unmapped), so a
+//! concurrent lookup never reads freed memory. Writers serialise on one mutex: registration
+//! happens once per morsel, not per allocation.
+
+use std::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+use crate::meta::MetaBox;
+
+const SLOT_SHIFT: u32 = 21;
+const VA_BITS: u32 = 47;
+const SLOTS: usize = 1 << (VA_BITS - SLOT_SHIFT);
+const PARTIAL: usize = 1;
+const RANGES: usize = 8;
+
+/// A range of address space owned by one kind.
+#[derive(Debug)]
+pub struct Span {
+    /// First byte.
+    pub start: usize,
+    /// One past the last byte.
+    pub end: usize,
+    /// The owner: a pointer to the kind's table entry (opaque here).
+    pub owner: usize,
+}
+
+impl Span {
+    fn contains(&self, addr: usize) -> bool {
+        addr >= self.start && addr < self.end
+    }
+}
+
+/// Spans that share one 2 MiB slot; `base` is a span covering the whole slot underneath them
+/// (a FIXED region carved out of memory that is itself one of our morsels), or null.
+pub struct PartialSlot {
+    ranges: [AtomicPtr<Span>; RANGES],
+    base: AtomicPtr<Span>,
+    next_free: AtomicPtr<PartialSlot>,
+}
+
+static TABLE: AtomicUsize = AtomicUsize::new(0);
+static WRITERS: Mutex<()> = Mutex::new(());
+static FREE_PARTIALS: AtomicPtr<PartialSlot> = AtomicPtr::new(std::ptr::null_mut());
+
+fn table() -> Option<&'static [AtomicUsize]> {
+    let base = TABLE.load(Ordering::Acquire);
+    // SAFETY: once set, TABLE points at SLOTS zero-initialised words mapped for the process's life.
+    (base != 0).then(|| unsafe { std::slice::from_raw_parts(base as *const AtomicUsize, SLOTS) })
+}
+
+fn table_or_init() -> Result<&'static [AtomicUsize], crate::Error> {
+    if let Some(t) = table() {
+        return Ok(t);
+    }
+    let len = SLOTS * std::mem::size_of::<usize>();
+    let addr = morsel::sys::reserve(len, morsel::PAGE_SIZE)?;
+    // SAFETY: a fresh reservation, ours alone, mapped for the life of the process.
+    unsafe { morsel::sys::map_anon_fixed(addr, len)? };
+    TABLE.store(addr, Ordering::Release);
+    Ok(table().expect("just set"))
+}
+
+fn slot_of(addr: usize) -> Option<usize> {
+    (addr >> VA_BITS == 0).then_some(addr >> SLOT_SHIFT)
+}
+
+/// The span holding `addr`, if it is ours.
+#[inline]
+pub fn lookup(addr: usize) -> Option<&'static Span> {
+    let slot = slot_of(addr)?;
+    let word = table()?[slot].load(Ordering::Acquire);
+    if word == 0 {
+        return None;
+    }
+    if word & PARTIAL == 0 {
+        // SAFETY: full-slot words point at spans that stay alive until removed, which happens
+        // only when their kind is destroyed (using its memory after that is the caller's bug).
+        return Some(unsafe { &*(word as *const Span) });
+    }
+    // SAFETY: partial slots are type-stable: never freed, only recycled.
+    let partial = unsafe { &*((word & !PARTIAL) as *const PartialSlot) };
+    for r in &partial.ranges {
+        let span = r.load(Ordering::Acquire);
+        // SAFETY: as for full-slot words.
+        if let Some(span) = unsafe { span.as_ref() } {
+            if span.contains(addr) {
+                return Some(span);
+            }
+        }
+    }
+    // SAFETY: as for full-slot words.
+    unsafe { partial.base.load(Ordering::Acquire).as_ref() }.filter(|s| s.contains(addr))
+}
+
+fn new_partial(base: *mut Span) -> *mut PartialSlot {
+    let head = FREE_PARTIALS.load(Ordering::Acquire);
+    // SAFETY: the free list is only touched under WRITERS, and its nodes are never freed.
+    let slot = if let Some(p) = unsafe { head.as_ref() } {
+        FREE_PARTIALS.store(p.next_free.load(Ordering::Relaxed), Ordering::Release);
+        head
+    } else {
+        let fresh = PartialSlot {
+            ranges: Default::default(),
+            base: AtomicPtr::new(std::ptr::null_mut()),
+            next_free: AtomicPtr::new(std::ptr::null_mut()),
+        };
+        MetaBox::into_raw(MetaBox::new_in(fresh, crate::meta::MetaAlloc))
+    };
+    // SAFETY: `slot` is ours until published.
+    unsafe { (*slot).base.store(base, Ordering::Release) };
+    slot
+}
+
+/// Registers `span` in every slot it touches.
+///
+/// # Safety
+/// `span` must stay valid until [`remove`] is called with it.
+pub unsafe fn insert(span: *const Span) -> Result<(), crate::Error> {
+    let table = table_or_init()?;
+    let _w = WRITERS.lock().unwrap_or_else(|e| e.into_inner());
+    // SAFETY: the caller vouches for the span.
+    let s = unsafe { &*span };
+    let (first, last) = match (slot_of(s.start), slot_of(s.end - 1)) {
+        (Some(a), Some(b)) => (a, b),
+        _ => return Err(crate::Error::Invalid),
+    };
+    for slot in first..=last {
+        let slot_start = slot << SLOT_SHIFT;
+        let whole = s.start <= slot_start && s.end >= slot_start + (1 << SLOT_SHIFT);
+        let word = table[slot].load(Ordering::Acquire);
+        if whole && word == 0 {
+            table[slot].store(span as usize, Ordering::Release);
+            continue;
+        }
+        let partial = if word & PARTIAL != 0 {
+            (word & !PARTIAL) as *mut PartialSlot
+        } else {
+            let p = new_partial(word as *mut Span);
+            table[slot].store(p as usize | PARTIAL, Ordering::Release);
+            p
+        };
+        // SAFETY: partial slots are type-stable and edited only under WRITERS.
+        let partial = unsafe { &*partial };
+        let free = partial.ranges.iter().find(|r| r.load(Ordering::Relaxed).is_null());
+        match free {
+            Some(r) => r.store(span as *mut Span, Ordering::Release),
+            None => {
+                drop(_w);
+                // SAFETY: undo what was registered so far; the span is still valid.
+                unsafe { remove(span) };
+                return Err(crate::Error::Runtime);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Removes `span` from every slot it touches.
+///
+/// # Safety
+/// `span` must have been passed to [`insert`] (or be absent from the table).
+pub unsafe fn remove(span: *const Span) {
+    let Some(table) = table() else { return };
+    let _w = WRITERS.lock().unwrap_or_else(|e| e.into_inner());
+    // SAFETY: the caller vouches for the span.
+    let s = unsafe { &*span };
+    let (Some(first), Some(last)) = (slot_of(s.start), slot_of(s.end - 1)) else { return };
+    for slot in first..=last {
+        let word = table[slot].load(Ordering::Acquire);
+        if word == span as usize {
+            table[slot].store(0, Ordering::Release);
+            continue;
+        }
+        if word & PARTIAL == 0 {
+            continue;
+        }
+        let p = (word & !PARTIAL) as *mut PartialSlot;
+        // SAFETY: type-stable, edited only under WRITERS.
+        let partial = unsafe { &*p };
+        for r in &partial.ranges {
+            if r.load(Ordering::Relaxed) == span as *mut Span {
+                r.store(std::ptr::null_mut(), Ordering::Release);
+            }
+        }
+        if partial.base.load(Ordering::Relaxed) == span as *mut Span {
+            partial.base.store(std::ptr::null_mut(), Ordering::Release);
+        }
+        if partial.ranges.iter().all(|r| r.load(Ordering::Relaxed).is_null()) {
+            let base = partial.base.load(Ordering::Relaxed);
+            table[slot].store(base as usize, Ordering::Release);
+            partial.next_free.store(FREE_PARTIALS.load(Ordering::Relaxed), Ordering::Relaxed);
+            FREE_PARTIALS.store(p, Ordering::Release);
+        }
+    }
+}

@@ -1,0 +1,84 @@
+//! Dynamic kinds: PMEM (an unlinked file in a directory, optionally size-limited) and FIXED
+//! (a caller's region), with memkind's argument rules.
+
+use std::path::Path;
+
+use morsel::Source;
+
+use crate::error::{Error, Result};
+use crate::kind::{Kind, KindSpec};
+use crate::provider::ProviderConfig;
+
+/// memkind's smallest size limit for a PMEM kind (`MEMKIND_PMEM_MIN_SIZE`).
+pub const PMEM_MIN_SIZE: usize = 16 << 20;
+
+/// How a PMEM kind gives memory back (memkind's `memkind_mem_usage_policy`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum UsagePolicy {
+    /// Dirty pages decay over 10 s.
+    #[default]
+    Default,
+    /// Dirty pages go back at once.
+    Conservative,
+}
+
+/// The configuration of a PMEM kind (memkind's `struct memkind_config`).
+#[derive(Clone, Debug)]
+pub struct PmemConfig<'a> {
+    /// The directory for the kind's unlinked file.
+    pub dir: &'a Path,
+    /// Most bytes the kind may hold (0: limited only by the filesystem; else ≥ 16 MiB).
+    pub max_size: usize,
+    /// When unused memory goes back.
+    pub policy: UsagePolicy,
+}
+
+impl<'a> PmemConfig<'a> {
+    /// A configuration with the default policy.
+    pub fn new(dir: &'a Path, max_size: usize) -> PmemConfig<'a> {
+        PmemConfig { dir, max_size, policy: UsagePolicy::Default }
+    }
+}
+
+impl Kind {
+    /// Creates a PMEM kind: memory from an unlinked temporary file in `config.dir`, used as
+    /// volatile memory. Nothing is ever left in the directory.
+    pub fn pmem(config: &PmemConfig<'_>) -> Result<Kind> {
+        if config.max_size != 0 && config.max_size < PMEM_MIN_SIZE {
+            return Err(Error::Invalid);
+        }
+        if !config.dir.is_dir() {
+            return Err(Error::Invalid);
+        }
+        let source = Source::tmpfile(config.dir).map_err(|_| Error::Invalid)?;
+        let m = crate::statics::machine();
+        let dirty_decay_ms = match config.policy {
+            UsagePolicy::Default => 10_000,
+            UsagePolicy::Conservative => 0,
+        };
+        Kind::create(KindSpec {
+            source,
+            config: ProviderConfig { limit: config.max_size, hog: m.env.hog_memory(), ..Default::default() },
+            dirty_decay_ms,
+        })
+    }
+
+    /// Creates a FIXED kind over the caller's region `[addr, addr+size)`: allocations come
+    /// from it and nothing else. Calloc really zeroes (the region may hold anything).
+    ///
+    /// # Safety
+    /// The region must be valid, writable memory that the caller does not otherwise use while
+    /// the kind lives.
+    pub unsafe fn fixed(addr: *mut u8, size: usize) -> Result<Kind> {
+        let start = addr as usize;
+        let end = start.checked_add(size).ok_or(Error::Invalid)?;
+        if addr.is_null() || size == 0 {
+            return Err(Error::Invalid);
+        }
+        Kind::create(KindSpec {
+            source: Source::anon(),
+            config: ProviderConfig { fixed: Some((start, end)), ..Default::default() },
+            dirty_decay_ms: -1,
+        })
+    }
+}

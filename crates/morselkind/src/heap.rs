@@ -1,0 +1,162 @@
+//! The heap calls: malloc, calloc, realloc, aligned allocation, free, usable size, detect.
+//!
+//! A kind's memory comes from its own arenas (`MALLOCX_ARENA`). A pointer finds its kind through
+//! the directory, so `free`, `realloc` and `usable_size` accept no kind at all; a pointer that
+//! is not ours goes to the C library, never into jemalloc.
+
+use std::cell::Cell;
+use std::ptr::NonNull;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use tikv_jemalloc_sys as je;
+
+use crate::directory;
+use crate::error::{Error, Result};
+use crate::kind::{Kind, KindInner};
+
+thread_local! {
+    static SLOT: Cell<u32> = const { Cell::new(u32::MAX) };
+}
+static NEXT_SLOT: AtomicU32 = AtomicU32::new(0);
+
+/// The calling thread's slot: threads take slots round-robin, once, and a kind picks its arena
+/// by slot. No hashing on the allocation path.
+#[inline]
+pub(crate) fn thread_slot() -> u32 {
+    SLOT.with(|s| {
+        let v = s.get();
+        if v != u32::MAX {
+            return v;
+        }
+        let v = NEXT_SLOT.fetch_add(1, Ordering::Relaxed) & 0xffff;
+        s.set(v);
+        v
+    })
+}
+
+#[inline]
+fn arena_flags(kind: Kind) -> libc::c_int {
+    je::MALLOCX_ARENA(kind.arena() as usize) | je::MALLOCX_TCACHE_NONE
+}
+
+/// Runs an allocation; when a size-limited kind is full, purges its dirty pages (other arenas
+/// of the kind may hold them) and tries once more.
+#[inline]
+fn with_retry(kind: Kind, f: impl Fn() -> *mut libc::c_void) -> Result<NonNull<u8>> {
+    if let Some(p) = NonNull::new(f()) {
+        return Ok(p.cast());
+    }
+    if kind.is_limited() {
+        kind.purge();
+        if let Some(p) = NonNull::new(f()) {
+            return Ok(p.cast());
+        }
+    }
+    Err(Error::OutOfMemory)
+}
+
+impl Kind {
+    /// Allocates `size` bytes (memkind: size 0 gives no memory).
+    #[inline]
+    pub fn malloc(self, size: usize) -> Result<NonNull<u8>> {
+        if size == 0 {
+            return Err(Error::OutOfMemory);
+        }
+        self.ready()?;
+        // SAFETY: size is non-zero; the flags name one of this kind's live arenas.
+        with_retry(self, || unsafe { je::mallocx(size, arena_flags(self)) })
+    }
+
+    /// Allocates `num × size` zeroed bytes; an overflowing product fails.
+    pub fn calloc(self, num: usize, size: usize) -> Result<NonNull<u8>> {
+        let total = num.checked_mul(size).ok_or(Error::OutOfMemory)?;
+        if total == 0 {
+            return Err(Error::OutOfMemory);
+        }
+        self.ready()?;
+        // SAFETY: as in malloc; MALLOCX_ZERO makes jemalloc zero what its hooks did not.
+        with_retry(self, || unsafe { je::mallocx(total, arena_flags(self) | je::MALLOCX_ZERO) })
+    }
+
+    /// Allocates `size` bytes aligned to `align` (a power of two).
+    pub fn aligned(self, align: usize, size: usize) -> Result<NonNull<u8>> {
+        if !align.is_power_of_two() {
+            return Err(Error::Invalid);
+        }
+        if size == 0 {
+            return Err(Error::OutOfMemory);
+        }
+        self.ready()?;
+        let flags = arena_flags(self) | je::MALLOCX_LG_ALIGN(align.trailing_zeros() as usize);
+        // SAFETY: size is non-zero; the alignment is a power of two.
+        with_retry(self, || unsafe { je::mallocx(size, flags) })
+    }
+
+    /// Resizes `ptr` (which must belong to this kind) to `size` bytes, moving it into this
+    /// kind's arena when it cannot grow in place. On failure the old block is left intact.
+    ///
+    /// # Safety
+    /// `ptr` must be a live allocation of this kind.
+    pub unsafe fn realloc(self, ptr: NonNull<u8>, size: usize) -> Result<NonNull<u8>> {
+        if size == 0 {
+            return Err(Error::Invalid);
+        }
+        self.ready()?;
+        // SAFETY: the caller passes a live block; jemalloc keeps it on failure.
+        with_retry(self, || unsafe { je::rallocx(ptr.as_ptr().cast(), size, arena_flags(self)) })
+    }
+
+    /// Frees a block of this kind.
+    ///
+    /// # Safety
+    /// `ptr` must be a live allocation of this kind.
+    #[inline]
+    pub unsafe fn free(self, ptr: NonNull<u8>) {
+        // SAFETY: the caller passes a live jemalloc block of ours.
+        unsafe { je::dallocx(ptr.as_ptr().cast(), je::MALLOCX_TCACHE_NONE) }
+    }
+
+    /// The usable size of a block of this kind.
+    ///
+    /// # Safety
+    /// `ptr` must be a live allocation of this kind.
+    pub unsafe fn usable_size(self, ptr: NonNull<u8>) -> usize {
+        // SAFETY: the caller passes a live jemalloc block of ours.
+        unsafe { je::sallocx(ptr.as_ptr().cast(), 0) }
+    }
+
+    /// The kind that owns `ptr`, or `None` for memory that is not ours. Never dereferences
+    /// `ptr`.
+    #[inline]
+    pub fn detect(ptr: *const u8) -> Option<Kind> {
+        let span = directory::lookup(ptr as usize)?;
+        Kind::from_ptr(span.owner as *const KindInner).filter(|k| k.is_live())
+    }
+}
+
+/// Frees `ptr` whatever it is: a block of one of our kinds goes back to its kind, any other
+/// pointer to the C library's `free`.
+///
+/// # Safety
+/// `ptr` must be a live allocation of ours or of the C library's malloc.
+pub unsafe fn free_any(ptr: NonNull<u8>) {
+    match Kind::detect(ptr.as_ptr()) {
+        // SAFETY: the directory says it is this kind's.
+        Some(kind) => unsafe { kind.free(ptr) },
+        // SAFETY: not ours, so the caller vouches it is the C library's.
+        None => unsafe { libc::free(ptr.as_ptr().cast()) },
+    }
+}
+
+/// The usable size of `ptr` whatever it is (ours, or the C library's).
+///
+/// # Safety
+/// `ptr` must be a live allocation of ours or of the C library's malloc.
+pub unsafe fn usable_size_any(ptr: NonNull<u8>) -> usize {
+    match Kind::detect(ptr.as_ptr()) {
+        // SAFETY: the directory says it is this kind's.
+        Some(kind) => unsafe { kind.usable_size(ptr) },
+        // SAFETY: not ours, so the caller vouches it is the C library's.
+        None => unsafe { libc::malloc_usable_size(ptr.as_ptr().cast()) },
+    }
+}

@@ -1,0 +1,408 @@
+//! The kind table: `MEMKIND_MAX_KIND` (512) entries in one static array, the static kinds first.
+//! A `Kind` is a pointer to its entry, so it is `Copy`, const-constructible and usable from C as
+//! `memkind_t`. Static kinds are set up on first use; dynamic kinds (PMEM, FIXED, created kinds)
+//! take a free entry and give it back when destroyed, for the next creation to reuse.
+//!
+//! An entry's fields are written only while it is `BUSY`, under the registry lock, and published
+//! by storing `LIVE` with release ordering; the allocation paths read them after an acquire load
+//! of `LIVE`. Using a kind while another thread destroys it is the caller's bug, as in memkind.
+
+use std::sync::atomic::{AtomicI32, AtomicPtr, AtomicU32, AtomicU8, Ordering};
+use std::sync::Mutex;
+
+use morsel::Source;
+
+use crate::error::{Error, Result};
+use crate::je;
+use crate::meta::MetaBox;
+use crate::provider::{Provider, ProviderConfig};
+
+/// Entries in the kind table, static kinds included (memkind's `MEMKIND_MAX_KIND`).
+pub const MAX_KIND: usize = 512;
+/// Most jemalloc arenas per kind: 512 kinds × 4 arenas stay well inside jemalloc's 4095, even
+/// beside its automatic arenas on a 256-core machine. Thread caches carry the scalability.
+pub const MAX_ARENAS: usize = 4;
+
+const FREE: u8 = 0;
+const BUSY: u8 = 1;
+const LIVE: u8 = 2;
+const UNAVAILABLE: u8 = 3;
+
+/// One entry of the kind table.
+pub struct KindInner {
+    state: AtomicU8,
+    generation: AtomicU32,
+    arena_mask: AtomicU32,
+    arenas: [AtomicU32; MAX_ARENAS],
+    provider: AtomicPtr<Provider>,
+    unavailable: AtomicI32,
+}
+
+impl KindInner {
+    const fn new() -> KindInner {
+        KindInner {
+            state: AtomicU8::new(FREE),
+            generation: AtomicU32::new(0),
+            arena_mask: AtomicU32::new(0),
+            arenas: [const { AtomicU32::new(0) }; MAX_ARENAS],
+            provider: AtomicPtr::new(std::ptr::null_mut()),
+            unavailable: AtomicI32::new(0),
+        }
+    }
+}
+
+/// The kind table.
+pub static KINDS: [KindInner; MAX_KIND] = [const { KindInner::new() }; MAX_KIND];
+
+static REGISTRY: Mutex<()> = Mutex::new(());
+
+/// memkind's static kinds, numbered as its partitions, then ours.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u32)]
+#[allow(missing_docs)]
+pub enum StaticKind {
+    Default = 0,
+    Hbw,
+    HbwHugetlb,
+    HbwPreferred,
+    HbwPreferredHugetlb,
+    Hugetlb,
+    HbwGbtlb,
+    HbwPreferredGbtlb,
+    Gbtlb,
+    HbwInterleave,
+    Interleave,
+    Regular,
+    HbwAll,
+    HbwAllHugetlb,
+    DaxKmem,
+    DaxKmemAll,
+    DaxKmemPreferred,
+    DaxKmemInterleave,
+    HighestCapacity,
+    HighestCapacityPreferred,
+    HighestCapacityLocal,
+    HighestCapacityLocalPreferred,
+    LowestLatencyLocal,
+    LowestLatencyLocalPreferred,
+    HighestBandwidthLocal,
+    HighestBandwidthLocalPreferred,
+    /// morselkind's own: THP-backed 2 MiB morsels.
+    Huge,
+}
+
+/// How many static kinds there are; dynamic kinds take the entries after them.
+pub const NUM_STATIC: usize = StaticKind::Huge as usize + 1;
+
+const STATIC_NAMES: [&str; NUM_STATIC] = [
+    "memkind_default",
+    "memkind_hbw",
+    "memkind_hbw_hugetlb",
+    "memkind_hbw_preferred",
+    "memkind_hbw_preferred_hugetlb",
+    "memkind_hugetlb",
+    "memkind_hbw_gbtlb",
+    "memkind_hbw_preferred_gbtlb",
+    "memkind_gbtlb",
+    "memkind_hbw_interleave",
+    "memkind_interleave",
+    "memkind_regular",
+    "memkind_hbw_all",
+    "memkind_hbw_all_hugetlb",
+    "memkind_dax_kmem",
+    "memkind_dax_kmem_all",
+    "memkind_dax_kmem_preferred",
+    "memkind_dax_kmem_interleave",
+    "memkind_highest_capacity",
+    "memkind_highest_capacity_preferred",
+    "memkind_highest_capacity_local",
+    "memkind_highest_capacity_local_preferred",
+    "memkind_lowest_latency_local",
+    "memkind_lowest_latency_local_preferred",
+    "memkind_highest_bandwidth_local",
+    "memkind_highest_bandwidth_local_preferred",
+    "morselkind_huge",
+];
+
+impl StaticKind {
+    /// Every static kind, in table order.
+    pub fn all() -> impl Iterator<Item = StaticKind> {
+        (0..NUM_STATIC as u32).map(|i| StaticKind::from_index(i as usize).expect("in range"))
+    }
+
+    /// The static kind at table index `i`.
+    pub fn from_index(i: usize) -> Option<StaticKind> {
+        if i < NUM_STATIC {
+            // SAFETY: StaticKind is repr(u32) with contiguous discriminants 0..NUM_STATIC.
+            Some(unsafe { std::mem::transmute::<u32, StaticKind>(i as u32) })
+        } else {
+            None
+        }
+    }
+
+    /// memkind's name for it.
+    pub fn name(self) -> &'static str {
+        STATIC_NAMES[self as usize]
+    }
+
+    /// Its handle.
+    pub const fn kind(self) -> Kind {
+        Kind(&KINDS[self as usize])
+    }
+}
+
+/// A kind of memory: a handle to an entry of the kind table.
+#[derive(Clone, Copy)]
+pub struct Kind(&'static KindInner);
+
+impl PartialEq for Kind {
+    fn eq(&self, other: &Kind) -> bool {
+        std::ptr::eq(self.0, other.0)
+    }
+}
+
+impl Eq for Kind {}
+
+impl std::fmt::Debug for Kind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Kind({}: {})", self.index(), self.name())
+    }
+}
+
+/// What a dynamic kind is made of.
+pub struct KindSpec {
+    /// Where its memory comes from.
+    pub source: Source,
+    /// How it is carved and given back.
+    pub config: ProviderConfig,
+    /// jemalloc's dirty decay in ms (-1: never, 0: at once).
+    pub dirty_decay_ms: isize,
+}
+
+impl Kind {
+    /// Plain memory, default page size, no binding.
+    pub const DEFAULT: Kind = StaticKind::Default.kind();
+    /// Memory bound to the nodes that have CPUs.
+    pub const REGULAR: Kind = StaticKind::Regular.kind();
+    /// Interleaved over all nodes, without huge pages.
+    pub const INTERLEAVE: Kind = StaticKind::Interleave.kind();
+    /// THP-backed 2 MiB morsels (morselkind's own kind).
+    pub const HUGE: Kind = StaticKind::Huge.kind();
+
+    /// The entry's index in the kind table (memkind's partition for static kinds).
+    pub fn index(self) -> usize {
+        (self.0 as *const KindInner as usize - KINDS.as_ptr() as usize) / std::mem::size_of::<KindInner>()
+    }
+
+    /// The kind at a table index, if the entry is in use.
+    pub fn from_index(i: usize) -> Option<Kind> {
+        let entry = KINDS.get(i)?;
+        (i < NUM_STATIC || entry.state.load(Ordering::Acquire) == LIVE).then_some(Kind(entry))
+    }
+
+    /// The kind whose entry is at `p`, if `p` points into the table.
+    pub fn from_ptr(p: *const KindInner) -> Option<Kind> {
+        let base = KINDS.as_ptr() as usize;
+        let off = (p as usize).wrapping_sub(base);
+        let size = std::mem::size_of::<KindInner>();
+        (off < MAX_KIND * size && off % size == 0).then(|| Kind(&KINDS[off / size]))
+    }
+
+    /// A raw pointer to the entry (memkind's `memkind_t`).
+    pub const fn as_ptr(self) -> *const KindInner {
+        self.0
+    }
+
+    /// Its static kind, if it is one.
+    pub fn static_kind(self) -> Option<StaticKind> {
+        StaticKind::from_index(self.index())
+    }
+
+    /// memkind's name for a static kind; "memkind_pmem" or "memkind_fixed" style for others.
+    pub fn name(self) -> &'static str {
+        match self.static_kind() {
+            Some(s) => s.name(),
+            None => "morselkind_dynamic",
+        }
+    }
+
+    /// The generation of the entry: bumped at every creation and destruction.
+    pub fn generation(self) -> u32 {
+        self.0.generation.load(Ordering::Acquire)
+    }
+
+    /// Makes sure the kind is ready to allocate; sets a static kind up on first use.
+    #[inline]
+    pub fn ready(self) -> Result<()> {
+        match self.0.state.load(Ordering::Acquire) {
+            LIVE => Ok(()),
+            _ => self.ready_slow(),
+        }
+    }
+
+    #[cold]
+    fn ready_slow(self) -> Result<()> {
+        let Some(sk) = self.static_kind() else { return Err(Error::Invalid) };
+        let _r = REGISTRY.lock().unwrap_or_else(|e| e.into_inner());
+        match self.0.state.load(Ordering::Acquire) {
+            LIVE => return Ok(()),
+            UNAVAILABLE => return Err(self.unavailable_reason()),
+            _ => {}
+        }
+        match crate::statics::spec(sk).and_then(|spec| self.install(spec)) {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                self.0.unavailable.store(e.code(), Ordering::Relaxed);
+                self.0.state.store(UNAVAILABLE, Ordering::Release);
+                Err(e)
+            }
+        }
+    }
+
+    fn unavailable_reason(self) -> Error {
+        Error::from_code(self.0.unavailable.load(Ordering::Relaxed)).unwrap_or(Error::Unavailable)
+    }
+
+    /// Creates the provider and arenas and publishes the entry. Called under the registry lock.
+    fn install(self, spec: KindSpec) -> Result<()> {
+        let provider = Provider::new(self.0 as *const KindInner as usize, spec.source, spec.config)?;
+        let wanted = crate::options::arenas_per_kind();
+        let mut made: usize = 0;
+        for i in 0..wanted {
+            match je::arena_create(provider.hooks()) {
+                Ok(a) => {
+                    je::arena_set_retain_grow_limit(a, morsel::Order::Pud.size());
+                    je::arena_set_decay(a, spec.dirty_decay_ms, 0);
+                    self.0.arenas[i].store(a, Ordering::Relaxed);
+                    made += 1;
+                }
+                Err(_) => break,
+            }
+        }
+        // Fewer arenas than wanted still serve; keep a power of two so a mask picks one.
+        let usable = if made == 0 { 0 } else { 1 << made.ilog2() };
+        for i in usable..made {
+            je::arena_destroy(self.0.arenas[i].load(Ordering::Relaxed));
+        }
+        if usable == 0 {
+            return Err(Error::ArenasCreate);
+        }
+        self.0.arena_mask.store(usable as u32 - 1, Ordering::Relaxed);
+        self.0.provider.store(MetaBox::into_raw(provider), Ordering::Relaxed);
+        self.0.generation.fetch_add(1, Ordering::Relaxed);
+        self.0.state.store(LIVE, Ordering::Release);
+        Ok(())
+    }
+
+    /// Creates a dynamic kind in a free entry of the table.
+    pub fn create(spec: KindSpec) -> Result<Kind> {
+        let _r = REGISTRY.lock().unwrap_or_else(|e| e.into_inner());
+        let entry = KINDS[NUM_STATIC..]
+            .iter()
+            .find(|k| k.state.load(Ordering::Acquire) == FREE)
+            .ok_or(Error::TooMany)?;
+        entry.state.store(BUSY, Ordering::Relaxed);
+        let kind = Kind(entry);
+        kind.install(spec).inspect_err(|_| entry.state.store(FREE, Ordering::Release))?;
+        Ok(kind)
+    }
+
+    /// Destroys a dynamic kind: its arenas, every allocation in it, its morsels, its file.
+    /// Static kinds cannot be destroyed (`Error::Invalid`).
+    ///
+    /// # Safety
+    /// No pointer from this kind may be used afterwards, and no other thread may be using it.
+    pub unsafe fn destroy(self) -> Result<()> {
+        if self.static_kind().is_some() {
+            return Err(Error::Invalid);
+        }
+        let _r = REGISTRY.lock().unwrap_or_else(|e| e.into_inner());
+        if self.0.state.load(Ordering::Acquire) != LIVE {
+            return Err(Error::Invalid);
+        }
+        self.0.state.store(BUSY, Ordering::Release);
+        self.0.generation.fetch_add(1, Ordering::AcqRel);
+        for a in self.arenas() {
+            je::arena_destroy(a);
+        }
+        let provider = self.0.provider.swap(std::ptr::null_mut(), Ordering::AcqRel);
+        // SAFETY: the provider was leaked from a MetaBox in `install`; its arenas are gone, and
+        // dropping it unmaps the morsels and closes the file.
+        drop(unsafe { MetaBox::from_raw_in(provider, crate::meta::MetaAlloc) });
+        self.0.state.store(FREE, Ordering::Release);
+        Ok(())
+    }
+
+    /// The kind's arenas.
+    pub fn arenas(self) -> impl Iterator<Item = u32> {
+        let n = self.0.arena_mask.load(Ordering::Relaxed) as usize + 1;
+        (0..n).map(move |i| self.0.arenas[i].load(Ordering::Relaxed))
+    }
+
+    /// The arena for the calling thread.
+    #[inline]
+    pub(crate) fn arena(self) -> u32 {
+        let i = crate::heap::thread_slot() & self.0.arena_mask.load(Ordering::Relaxed);
+        self.0.arenas[i as usize].load(Ordering::Relaxed)
+    }
+
+    /// The provider of a ready kind.
+    pub(crate) fn provider(self) -> Option<&'static Provider> {
+        // SAFETY: a LIVE entry's provider lives until the kind is destroyed.
+        unsafe { self.0.provider.load(Ordering::Acquire).as_ref() }
+    }
+
+    /// Whether the kind is ready (LIVE) right now; does not set anything up.
+    pub fn is_live(self) -> bool {
+        self.0.state.load(Ordering::Acquire) == LIVE
+    }
+
+    /// Whether this kind has a size limit.
+    pub fn is_limited(self) -> bool {
+        self.provider().is_some_and(|p| p.config().limit != 0)
+    }
+
+    /// Bytes committed to this kind's file (file kinds), as the limit counts them.
+    pub fn committed(self) -> usize {
+        self.provider().map_or(0, |p| p.committed())
+    }
+
+    /// Purges every unused dirty page of the kind now.
+    pub fn purge(self) {
+        if self.is_live() {
+            self.arenas().for_each(je::arena_purge);
+        }
+    }
+
+    /// The kind's statistics from the last [`crate::update_cached_stats`].
+    pub fn stats(self) -> je::ArenaStats {
+        if !self.is_live() {
+            return je::ArenaStats::default();
+        }
+        self.arenas().map(je::arena_stats).fold(je::ArenaStats::default(), |a, s| je::ArenaStats {
+            resident: a.resident + s.resident,
+            active: a.active + s.active,
+            allocated: a.allocated + s.allocated,
+        })
+    }
+
+    /// Morsels mapped, and bytes of address space they span.
+    pub fn morsels(self) -> (usize, usize) {
+        self.provider().map_or((0, 0), |p| (p.morsels(), p.mapped()))
+    }
+
+    /// The kind's memory source, if ready.
+    pub fn source(self) -> Option<&'static Source> {
+        self.provider().map(|p| p.source())
+    }
+
+    /// Populates `[addr, addr+len)` of this kind's memory in batched calls; bytes populated.
+    pub fn populate(self, addr: usize, len: usize) -> usize {
+        self.provider().map_or(0, |p| p.populate(addr, len))
+    }
+}
+
+/// Every live kind.
+pub fn live_kinds() -> impl Iterator<Item = Kind> {
+    KINDS.iter().map(Kind).filter(|k| k.is_live())
+}

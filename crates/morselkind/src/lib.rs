@@ -1,0 +1,64 @@
+//! morselkind: memkind's model of *kinds* of memory (DRAM, file-backed PMEM, memory-only NUMA
+//! nodes, high-bandwidth nodes, huge pages, a caller's region), on jemalloc arenas whose extent
+//! hooks carve naturally aligned *morsels*.
+//!
+//! ```
+//! use morselkind::{Kind, PmemConfig};
+//! use allocator_api2::vec::Vec;
+//!
+//! // Plain DRAM, through allocator-api2.
+//! let mut v = Vec::new_in(Kind::DEFAULT);
+//! v.extend(0..1000u32);
+//! assert_eq!(Kind::detect(v.as_ptr().cast()), Some(Kind::DEFAULT));
+//!
+//! // File-backed memory in a directory, limited to 32 MiB; nothing is left on disk.
+//! let pmem = Kind::pmem(&PmemConfig::new(&std::env::temp_dir(), 32 << 20)).unwrap();
+//! let p = pmem.malloc(4096).unwrap();
+//! assert_eq!(Kind::detect(p.as_ptr()), Some(pmem));
+//! unsafe {
+//!     pmem.free(p);
+//!     pmem.destroy().unwrap();
+//! }
+//! ```
+#![deny(unsafe_code)]
+
+#[allow(unsafe_code)]
+mod alloc;
+#[allow(unsafe_code)]
+pub mod directory;
+#[allow(unsafe_code)]
+mod dynamic;
+mod error;
+#[allow(unsafe_code)]
+mod heap;
+#[allow(unsafe_code)]
+pub mod je;
+#[allow(unsafe_code)]
+mod kind;
+#[allow(unsafe_code)]
+pub mod meta;
+mod options;
+#[allow(unsafe_code)]
+mod provider;
+#[allow(unsafe_code)]
+pub mod statics;
+
+pub use alloc::KindAlloc;
+pub use dynamic::{PmemConfig, UsagePolicy, PMEM_MIN_SIZE};
+pub use error::{Error, Result};
+pub use heap::{free_any, usable_size_any};
+pub use je::ArenaStats;
+pub use kind::{live_kinds, Kind, KindInner, KindSpec, StaticKind, MAX_ARENAS, MAX_KIND, NUM_STATIC};
+pub use options::arenas_per_kind;
+pub use provider::{Placement, Placements, ProviderConfig, MAX_NODES};
+
+/// Refreshes the statistics `Kind::stats` and [`total_stats`] report (memkind's
+/// `memkind_update_cached_stats`).
+pub fn update_cached_stats() {
+    je::refresh_stats();
+}
+
+/// Statistics over every kind and morselkind's own bookkeeping.
+pub fn total_stats() -> ArenaStats {
+    je::total_stats()
+}

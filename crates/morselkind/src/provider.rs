@@ -1,0 +1,559 @@
+//! The arena provider: the jemalloc extent hooks of one kind, carving extents from its morsels.
+//!
+//! - `alloc` bump-carves from the kind's current morsel (order 2: 1 GiB of address space,
+//!   committed only as used); no extent ever straddles two morsels. A request that does not fit
+//!   a 1 GiB morsel (or a 1 TiB alignment) gets a morsel of its own. FIXED kinds carve the
+//!   caller's region, page-aligned inside its edges.
+//! - File-backed kinds commit with `fallocate` (so first touch is fast, a full filesystem is an
+//!   ENOMEM rather than a SIGBUS, and a size limit is counted in file blocks actually taken) and
+//!   decommit by punching holes. Anonymous kinds are mapped read-write up front: commit is free,
+//!   decommit is `MADV_DONTNEED`.
+//! - Huge kinds give back whole 2 MiB granules only: a partial purge would split a huge page.
+//! - `merge` refuses to join extents of different morsels; `dalloc` opts out (jemalloc retains
+//!   address space), and everything is unmapped when the kind is destroyed.
+//!
+//! Every hook is an `extern "C"` trampoline that catches panics and never calls back into
+//! jemalloc. It never touches the Rust global allocator either: bookkeeping lives in `MetaAlloc`.
+
+use std::ffi::c_void;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+use morsel::{sys, Backing, Morsel, Order, Purge, Source, GRANULE_SIZE, PAGE_SIZE};
+use tikv_jemalloc_sys as je;
+
+use crate::directory::{self, Span};
+use crate::error::{Error, Result};
+use crate::meta::{MetaAlloc, MetaBox, MetaVec};
+
+/// A NUMA placement applied with one `mbind` per morsel.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Placement {
+    /// `MPOL_BIND`, `MPOL_PREFERRED`, `MPOL_INTERLEAVE`, ...
+    pub mode: i32,
+    /// One bit per node.
+    pub mask: [u64; 16],
+}
+
+impl Placement {
+    /// A placement over `nodes`.
+    pub fn new(mode: i32, nodes: impl IntoIterator<Item = u32>) -> Placement {
+        let mut mask = [0u64; 16];
+        for n in nodes {
+            if (n as usize) < mask.len() * 64 {
+                mask[n as usize / 64] |= 1 << (n % 64);
+            }
+        }
+        Placement { mode, mask }
+    }
+
+    /// The nodes in the mask.
+    pub fn nodes(&self) -> impl Iterator<Item = u32> + '_ {
+        (0..(self.mask.len() * 64) as u32).filter(|n| self.mask[*n as usize / 64] >> (n % 64) & 1 == 1)
+    }
+}
+
+/// Most NUMA nodes a per-node kind tells apart.
+pub const MAX_NODES: usize = 64;
+
+/// Where a kind's morsels go: one placement for all, or one per node of the calling CPU
+/// (memkind's HBW and *_LOCAL kinds), each with its own current morsel.
+#[derive(Clone, Debug, Default)]
+pub enum Placements {
+    /// No binding.
+    #[default]
+    None,
+    /// The same placement whatever the CPU.
+    All(Placement),
+    /// Indexed by the calling CPU's node; `None` where that node has no placement (the
+    /// allocation fails, as memkind's does).
+    PerNode(Box<[Option<Placement>; MAX_NODES]>),
+}
+
+/// How a kind's memory is sourced and given back.
+#[derive(Clone, Debug, Default)]
+pub struct ProviderConfig {
+    /// Most bytes committed at once (0: no limit).
+    pub limit: usize,
+    /// NUMA placement, applied to each morsel with one `mbind`.
+    pub placements: Placements,
+    /// Transparent huge pages (`MADV_HUGEPAGE`), purged in whole granules only.
+    pub huge: bool,
+    /// Never huge pages (`MADV_NOHUGEPAGE`): memkind's INTERLEAVE.
+    pub no_huge: bool,
+    /// Never give memory back (MEMKIND_HOG_MEMORY=1).
+    pub hog: bool,
+    /// Populate extents when they are committed, in one batched call.
+    pub eager: bool,
+    /// A caller's region `[start, end)` to carve instead of morsels.
+    pub fixed: Option<(usize, usize)>,
+}
+
+/// One registered span and its morsel (none for a FIXED region).
+#[repr(C)]
+struct Region {
+    span: Span,
+    morsel: Option<Morsel>,
+}
+
+/// The free tail of a current morsel.
+#[derive(Clone, Copy, Default)]
+struct Cursor {
+    bump: usize,
+    end: usize,
+}
+
+struct Carver {
+    /// One cursor per node for per-node kinds, else only `cursors[0]`.
+    cursors: [Cursor; MAX_NODES],
+    regions: MetaVec<MetaBox<Region>>,
+}
+
+/// A kind's arena provider. `hooks` comes first: jemalloc hands the hooks pointer back to every
+/// hook, and that pointer is this struct.
+#[repr(C)]
+pub struct Provider {
+    hooks: je::extent_hooks_t,
+    owner: usize,
+    source: Source,
+    config: ProviderConfig,
+    committed: AtomicUsize,
+    carver: Mutex<Carver>,
+}
+
+const MORSEL_ORDER: Order = Order::Pud;
+
+impl Provider {
+    /// A provider for the kind whose table entry is at `owner`.
+    pub fn new(owner: usize, source: Source, config: ProviderConfig) -> Result<MetaBox<Provider>> {
+        let provider = MetaBox::new_in(
+            Provider {
+                hooks: HOOKS,
+                owner,
+                source,
+                config,
+                committed: AtomicUsize::new(0),
+                carver: Mutex::new(Carver {
+                    cursors: [Cursor::default(); MAX_NODES],
+                    regions: MetaVec::new_in(MetaAlloc),
+                }),
+            },
+            MetaAlloc,
+        );
+        if let Some((start, end)) = provider.config.fixed {
+            provider.add_fixed(start, end)?;
+        }
+        Ok(provider)
+    }
+
+    fn add_fixed(&self, start: usize, end: usize) -> Result<()> {
+        let mut carver = self.lock();
+        let region =
+            MetaBox::new_in(Region { span: Span { start, end, owner: self.owner }, morsel: None }, MetaAlloc);
+        // SAFETY: the region is kept in `regions` until `release_all` removes it.
+        unsafe { directory::insert(&region.span)? };
+        carver.cursors[0] = Cursor {
+            bump: morsel::align_up(start, PAGE_SIZE).ok_or(Error::Invalid)?,
+            end: end & !(PAGE_SIZE - 1),
+        };
+        carver.regions.push(region);
+        Ok(())
+    }
+
+    /// The hooks to give jemalloc.
+    pub fn hooks(&self) -> *const je::extent_hooks_t {
+        &self.hooks
+    }
+
+    /// The source.
+    pub fn source(&self) -> &Source {
+        &self.source
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &ProviderConfig {
+        &self.config
+    }
+
+    /// Bytes committed now (file blocks taken, for file kinds).
+    pub fn committed(&self) -> usize {
+        self.committed.load(Ordering::Relaxed)
+    }
+
+    /// The number of morsels mapped.
+    pub fn morsels(&self) -> usize {
+        self.lock().regions.iter().filter(|r| r.morsel.is_some()).count()
+    }
+
+    /// Bytes of address space mapped in morsels.
+    pub fn mapped(&self) -> usize {
+        self.lock().regions.iter().filter_map(|r| r.morsel.as_ref()).map(|m| m.len()).sum()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Carver> {
+        self.carver.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Unregisters and unmaps everything, newest morsel first (children before parents): a
+    /// failure part-way leaves at most the morsel being destroyed behind.
+    ///
+    /// # Safety
+    /// jemalloc must be done with the memory (the kind's arenas destroyed) and no pointer into
+    /// it may be used again.
+    pub unsafe fn release_all(&self) {
+        let mut carver = self.lock();
+        while let Some(region) = carver.regions.pop() {
+            // SAFETY: the span was inserted when the region was made.
+            unsafe { directory::remove(&region.span) };
+            let region = MetaBox::into_inner(region);
+            if let Some(m) = region.morsel {
+                // SAFETY: the caller guarantees nothing uses the memory any more.
+                let _ = unsafe { m.destroy(&self.source) };
+            }
+        }
+        carver.cursors = [Cursor::default(); MAX_NODES];
+    }
+
+    /// The morsel holding `addr`, if `addr` is in one of ours.
+    fn morsel_at(&self, addr: usize) -> Option<&Morsel> {
+        let span = directory::lookup(addr)?;
+        if span.owner != self.owner {
+            return None;
+        }
+        // SAFETY: every span of ours is the first field of a `Region` (repr(C)), alive while
+        // registered.
+        let region = unsafe { &*(span as *const Span as *const Region) };
+        region.morsel.as_ref()
+    }
+
+    /// The cursor index and placement for the calling thread.
+    fn placement(&self) -> Result<(usize, Option<&Placement>)> {
+        match &self.config.placements {
+            Placements::None => Ok((0, None)),
+            Placements::All(p) => Ok((0, Some(p))),
+            Placements::PerNode(map) => {
+                let node = crate::statics::current_node() % MAX_NODES;
+                map[node].as_ref().map(|p| (node, Some(p))).ok_or(Error::Unavailable)
+            }
+        }
+    }
+
+    fn new_morsel(
+        &self,
+        carver: &mut Carver,
+        cursor: usize,
+        place: Option<&Placement>,
+        size: usize,
+        alignment: usize,
+    ) -> Result<usize> {
+        let unit = MORSEL_ORDER.size();
+        let len = morsel::align_up(size, unit).ok_or(Error::OutOfMemory)?;
+        let morsel = Morsel::create(&self.source, MORSEL_ORDER, len, alignment.max(unit))?;
+        if let Some(p) = place {
+            if let Err(e) = morsel.bind(p.mode, &p.mask) {
+                // SAFETY: never handed out.
+                let _ = unsafe { morsel.destroy(&self.source) };
+                let _ = e;
+                return Err(Error::Mbind);
+            }
+        }
+        if self.config.huge {
+            let _ = morsel.advise_huge();
+        } else if self.config.no_huge {
+            // SAFETY: the whole morsel is ours; the advice does not change contents.
+            let _ = unsafe { sys::madvise(morsel.base(), morsel.len(), libc::MADV_NOHUGEPAGE) };
+        }
+        let base = morsel.base();
+        let region = MetaBox::new_in(
+            Region { span: Span { start: base, end: base + len, owner: self.owner }, morsel: Some(morsel) },
+            MetaAlloc,
+        );
+        // SAFETY: the region stays in `regions` until `release_all` removes it.
+        if let Err(e) = unsafe { directory::insert(&region.span) } {
+            let region = MetaBox::into_inner(region);
+            // SAFETY: never handed out.
+            let _ = unsafe { region.morsel.expect("made above").destroy(&self.source) };
+            return Err(e);
+        }
+        carver.regions.push(region);
+        // A request that needed a morsel of its own leaves the current one in place.
+        if len == unit && size < unit {
+            carver.cursors[cursor] = Cursor { bump: base, end: base + len };
+        }
+        Ok(base)
+    }
+
+    fn alloc(
+        &self,
+        new_addr: usize,
+        size: usize,
+        alignment: usize,
+        zero: &mut bool,
+        commit: &mut bool,
+    ) -> usize {
+        let anon = self.source.backing() == Backing::Anon && self.config.fixed.is_none();
+        let Ok((c, place)) = self.placement() else { return 0 };
+        let mut carver = self.lock();
+        let cur = carver.cursors[c];
+        let Some(aligned) = morsel::align_up(cur.bump, alignment.max(PAGE_SIZE)) else { return 0 };
+        let fits = cur.end != 0 && aligned.checked_add(size).is_some_and(|e| e <= cur.end);
+        let addr = if new_addr != 0 {
+            if !(fits && aligned == new_addr) {
+                return 0;
+            }
+            new_addr
+        } else if fits {
+            aligned
+        } else if self.config.fixed.is_some() {
+            return 0;
+        } else {
+            match self.new_morsel(&mut carver, c, place, size, alignment) {
+                Ok(base) => base,
+                Err(_) => return 0,
+            }
+        };
+        // Carve under the lock; commit (a system call for files) outside it.
+        let cur = &mut carver.cursors[c];
+        let from_current = addr >= cur.bump && addr < cur.end;
+        if from_current {
+            cur.bump = addr + size;
+        }
+        drop(carver);
+        if *commit && !anon && self.commit(addr, size).is_err() {
+            let mut carver = self.lock();
+            let cur = &mut carver.cursors[c];
+            if from_current && cur.bump == addr + size {
+                cur.bump = addr;
+            }
+            return 0;
+        }
+        // Anonymous memory is mapped read-write already; files commit only what jemalloc uses.
+        *commit = *commit || anon;
+        // Fresh morsel memory reads as zero; a caller's region may hold anything.
+        *zero = self.config.fixed.is_none();
+        addr
+    }
+
+    fn commit(&self, addr: usize, len: usize) -> Result<()> {
+        if self.source.backing() == Backing::Anon || self.config.fixed.is_some() {
+            if self.config.eager {
+                self.populate(addr, len);
+            }
+            return Ok(());
+        }
+        let limit = self.config.limit;
+        let before = self.committed.fetch_add(len, Ordering::Relaxed);
+        if limit != 0 && before + len > limit {
+            self.committed.fetch_sub(len, Ordering::Relaxed);
+            return Err(Error::OutOfMemory);
+        }
+        let Some(m) = self.morsel_at(addr) else {
+            self.committed.fetch_sub(len, Ordering::Relaxed);
+            return Err(Error::Runtime);
+        };
+        if let Err(e) = self.source.commit(m.offset_of(addr), len as u64) {
+            self.committed.fetch_sub(len, Ordering::Relaxed);
+            return Err(e.into());
+        }
+        if self.config.eager {
+            self.populate(addr, len);
+        }
+        Ok(())
+    }
+
+    /// Populates `[addr, addr+len)` (inside one morsel of ours) in batched calls.
+    pub fn populate(&self, addr: usize, len: usize) -> usize {
+        self.morsel_at(addr).and_then(|m| m.populate(&self.source, addr, len).ok()).unwrap_or(0)
+    }
+
+    /// Gives `[addr, addr+len)` back; true if all of it was (jemalloc may then assume zeroes).
+    fn give_back(&self, addr: usize, len: usize, how: Purge) -> bool {
+        if self.config.hog || self.config.fixed.is_some() {
+            return false;
+        }
+        let Some(m) = self.morsel_at(addr) else { return false };
+        if self.config.huge {
+            let start = morsel::align_up(addr, GRANULE_SIZE).unwrap_or(usize::MAX);
+            let end = (addr + len) & !(GRANULE_SIZE - 1);
+            if end > start {
+                let _ = m.purge(&self.source, start, end - start, how);
+            }
+            return start == addr && end == addr + len;
+        }
+        m.purge(&self.source, addr, len, how).unwrap_or(false)
+    }
+
+    fn decommit(&self, addr: usize, len: usize) -> bool {
+        let done = self.give_back(addr, len, Purge::Forced);
+        if done && self.source.backing() != Backing::Anon {
+            self.committed.fetch_sub(len, Ordering::Relaxed);
+        }
+        done
+    }
+
+    fn purge(&self, addr: usize, len: usize, how: Purge) -> bool {
+        if how == Purge::Lazy && self.source.backing() != Backing::Anon {
+            return false;
+        }
+        self.give_back(addr, len, how)
+    }
+
+    fn same_morsel(&self, a: usize, b: usize) -> bool {
+        match (directory::lookup(a), directory::lookup(b)) {
+            (Some(x), Some(y)) => std::ptr::eq(x, y),
+            _ => false,
+        }
+    }
+}
+
+impl Drop for Provider {
+    fn drop(&mut self) {
+        // SAFETY: a provider is dropped only after its arenas are destroyed.
+        unsafe { self.release_all() };
+    }
+}
+
+/// The provider behind a hooks pointer.
+///
+/// # Safety
+/// `hooks` must be the `hooks` field of a live `Provider`, as every arena we create passes.
+unsafe fn provider<'a>(hooks: *mut je::extent_hooks_t) -> &'a Provider {
+    // SAFETY: `hooks` is the first field of a repr(C) Provider, so the pointers coincide.
+    unsafe { &*(hooks as *const Provider) }
+}
+
+/// Runs a hook body; a panic becomes the hook's failure value instead of unwinding into C.
+fn guard<T>(fail: T, f: impl FnOnce() -> T) -> T {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or(fail)
+}
+
+unsafe extern "C" fn hook_alloc(
+    hooks: *mut je::extent_hooks_t,
+    new_addr: *mut c_void,
+    size: usize,
+    alignment: usize,
+    zero: *mut bool,
+    commit: *mut bool,
+    _arena: libc::c_uint,
+) -> *mut c_void {
+    guard(std::ptr::null_mut(), || {
+        // SAFETY: jemalloc passes our hooks and valid out-pointers.
+        let (p, zero, commit) = unsafe { (provider(hooks), &mut *zero, &mut *commit) };
+        p.alloc(new_addr as usize, size, alignment, zero, commit) as *mut c_void
+    })
+}
+
+unsafe extern "C" fn hook_dalloc(
+    _: *mut je::extent_hooks_t,
+    _: *mut c_void,
+    _: usize,
+    _: bool,
+    _: libc::c_uint,
+) -> bool {
+    // Opt out: jemalloc keeps the address space; the kind unmaps its morsels when destroyed.
+    true
+}
+
+unsafe extern "C" fn hook_destroy(
+    _: *mut je::extent_hooks_t,
+    _: *mut c_void,
+    _: usize,
+    _: bool,
+    _: libc::c_uint,
+) {
+}
+
+unsafe extern "C" fn hook_commit(
+    hooks: *mut je::extent_hooks_t,
+    addr: *mut c_void,
+    _size: usize,
+    offset: usize,
+    length: usize,
+    _arena: libc::c_uint,
+) -> bool {
+    guard(true, || {
+        // SAFETY: jemalloc passes our hooks.
+        unsafe { provider(hooks) }.commit(addr as usize + offset, length).is_err()
+    })
+}
+
+unsafe extern "C" fn hook_decommit(
+    hooks: *mut je::extent_hooks_t,
+    addr: *mut c_void,
+    _size: usize,
+    offset: usize,
+    length: usize,
+    _arena: libc::c_uint,
+) -> bool {
+    guard(true, || {
+        // SAFETY: jemalloc passes our hooks.
+        !unsafe { provider(hooks) }.decommit(addr as usize + offset, length)
+    })
+}
+
+unsafe extern "C" fn hook_purge_lazy(
+    hooks: *mut je::extent_hooks_t,
+    addr: *mut c_void,
+    _size: usize,
+    offset: usize,
+    length: usize,
+    _arena: libc::c_uint,
+) -> bool {
+    guard(true, || {
+        // SAFETY: jemalloc passes our hooks.
+        !unsafe { provider(hooks) }.purge(addr as usize + offset, length, Purge::Lazy)
+    })
+}
+
+unsafe extern "C" fn hook_purge_forced(
+    hooks: *mut je::extent_hooks_t,
+    addr: *mut c_void,
+    _size: usize,
+    offset: usize,
+    length: usize,
+    _arena: libc::c_uint,
+) -> bool {
+    guard(true, || {
+        // SAFETY: jemalloc passes our hooks.
+        !unsafe { provider(hooks) }.purge(addr as usize + offset, length, Purge::Forced)
+    })
+}
+
+unsafe extern "C" fn hook_split(
+    _: *mut je::extent_hooks_t,
+    _: *mut c_void,
+    _: usize,
+    _: usize,
+    _: usize,
+    _: bool,
+    _: libc::c_uint,
+) -> bool {
+    false
+}
+
+unsafe extern "C" fn hook_merge(
+    hooks: *mut je::extent_hooks_t,
+    addr_a: *mut c_void,
+    _size_a: usize,
+    addr_b: *mut c_void,
+    _size_b: usize,
+    _committed: bool,
+    _arena: libc::c_uint,
+) -> bool {
+    guard(true, || {
+        // SAFETY: jemalloc passes our hooks.
+        !unsafe { provider(hooks) }.same_morsel(addr_a as usize, addr_b as usize)
+    })
+}
+
+const HOOKS: je::extent_hooks_t = je::extent_hooks_t {
+    alloc: Some(hook_alloc),
+    dalloc: Some(hook_dalloc),
+    destroy: Some(hook_destroy),
+    commit: Some(hook_commit),
+    decommit: Some(hook_decommit),
+    purge_lazy: Some(hook_purge_lazy),
+    purge_forced: Some(hook_purge_forced),
+    split: Some(hook_split),
+    merge: Some(hook_merge),
+};

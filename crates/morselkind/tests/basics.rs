@@ -1,0 +1,75 @@
+//! Basic heap behaviour of DEFAULT, PMEM and FIXED kinds.
+
+use morselkind::{Error, Kind, PmemConfig};
+use std::path::PathBuf;
+
+fn pmem_dir() -> PathBuf {
+    let d = std::env::temp_dir().join(format!("morselkind-basics-{}", std::process::id()));
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+#[test]
+fn default_kind_round_trip() {
+    let k = Kind::DEFAULT;
+    let p = k.malloc(100).unwrap();
+    unsafe {
+        p.as_ptr().write_bytes(0xab, 100);
+        assert!(k.usable_size(p) >= 100);
+    }
+    assert_eq!(Kind::detect(p.as_ptr()), Some(Kind::DEFAULT));
+    let q = unsafe { k.realloc(p, 100_000) }.unwrap();
+    assert_eq!(unsafe { *q.as_ptr().add(99) }, 0xab);
+    unsafe { k.free(q) };
+    assert_eq!(k.malloc(0), Err(Error::OutOfMemory));
+    assert_eq!(k.calloc(usize::MAX, 2), Err(Error::OutOfMemory));
+    let c = k.calloc(10, 100).unwrap();
+    assert!((0..1000).all(|i| unsafe { *c.as_ptr().add(i) } == 0));
+    unsafe { k.free(c) };
+}
+
+#[test]
+fn pmem_limit_enomem_then_serves_again() {
+    let dir = pmem_dir();
+    let k = Kind::pmem(&PmemConfig::new(&dir, 32 << 20)).unwrap();
+    let mut blocks = Vec::new();
+    loop {
+        match k.malloc(1 << 20) {
+            Ok(p) => blocks.push(p),
+            Err(e) => {
+                assert_eq!(e, Error::OutOfMemory);
+                break;
+            }
+        }
+        assert!(blocks.len() <= 32, "a 32 MiB kind held more than 32 MiB");
+    }
+    assert!(blocks.len() >= 30, "only {} MiB fit in a 32 MiB kind", blocks.len());
+    for p in blocks.drain(..) {
+        unsafe { k.free(p) };
+    }
+    let p = k.malloc(1 << 20).expect("serves again after frees");
+    unsafe {
+        k.free(p);
+        k.destroy().unwrap();
+    }
+    assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 0);
+    std::fs::remove_dir(&dir).unwrap();
+}
+
+#[test]
+fn fixed_kind_carves_the_callers_region_and_zeroes_calloc() {
+    let mut region = vec![0xffu8; 8 << 20];
+    let k = unsafe { Kind::fixed(region.as_mut_ptr(), region.len()) }.unwrap();
+    let p = k.calloc(1, 4096).unwrap();
+    let start = region.as_ptr() as usize;
+    assert!((p.as_ptr() as usize) >= start && (p.as_ptr() as usize) < start + region.len());
+    assert!((0..4096).all(|i| unsafe { *p.as_ptr().add(i) } == 0));
+    assert_eq!(Kind::detect(p.as_ptr()), Some(k));
+    // Just outside the region is not ours.
+    assert_eq!(Kind::detect((start - 1) as *const u8), None);
+    unsafe {
+        k.free(p);
+        k.destroy().unwrap();
+    }
+    assert_eq!(Kind::detect(region.as_ptr()), None);
+}

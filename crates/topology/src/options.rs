@@ -1,0 +1,377 @@
+//! The environment variables morselkind honours: one table, one snapshot, typed readers.
+//!
+//! [`OPTIONS`] lists every variable with its default and meaning (the CLI prints it). [`Env`]
+//! is a snapshot of their values taken once, from the process or from any lookup function,
+//! so classification stays a pure function of (topology, environment) and tests inject
+//! values without touching the real environment.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// One environment variable: its name, its default, and what it does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OptionDesc {
+    /// The variable's name, e.g. `MEMKIND_HBW_NODES`.
+    pub name: &'static str,
+    /// The value used when the variable is not set, in words where there is no literal.
+    pub default: &'static str,
+    /// What the variable does, in one or two sentences.
+    pub description: &'static str,
+}
+
+/// Default of `MEMKIND_HBW_THRESHOLD`, in MB/s (200 GB/s), as in memkind.
+pub const DEFAULT_HBW_THRESHOLD: u64 = 204_800;
+
+/// Every environment variable morselkind reads. Names and meanings follow memkind 1.14,
+/// except `MORSELKIND_*`, which are our own.
+pub static OPTIONS: &[OptionDesc] = &[
+    OptionDesc {
+        name: "MEMKIND_HBW_NODES",
+        default: "unset: detect",
+        description: "NUMA nodes treated as high-bandwidth memory, as a list such as 1-3,5 \
+                      (or \"all\"). Overrides detection by CPU model and by HMAT bandwidth.",
+    },
+    OptionDesc {
+        name: "MEMKIND_DAX_KMEM_NODES",
+        default: "unset: detect",
+        description: "NUMA nodes treated as KMEM DAX (persistent or CXL memory onlined as system \
+                      RAM), as a list such as 2,3. Overrides the dax devices bound to kmem.",
+    },
+    OptionDesc {
+        name: "MEMKIND_HBW_THRESHOLD",
+        default: "204800",
+        description: "Bandwidth in MB/s at or above which a node counts as high-bandwidth when \
+                      nodes are detected from HMAT. A non-negative integer up to 4294967295.",
+    },
+    OptionDesc {
+        name: "MEMKIND_ARENA_NUM_PER_KIND",
+        default: "unset: chosen from the CPU count",
+        description: "Number of jemalloc arenas per kind, a positive integer up to 2147483647.",
+    },
+    OptionDesc {
+        name: "MEMKIND_HOG_MEMORY",
+        default: "0",
+        description: "\"1\" keeps freed memory instead of giving it back to the OS. File-backed \
+                      kinds give space back only when destroyed.",
+    },
+    OptionDesc {
+        name: "MEMKIND_DEBUG",
+        default: "0",
+        description: "\"1\" prints memkind-style error and information messages to stderr.",
+    },
+    OptionDesc {
+        name: "MEMKIND_BACKGROUND_THREAD_LIMIT",
+        default: "unset: no background threads",
+        description: "Turns jemalloc background purging threads on, at most this many; 0 means \
+                      at most one per CPU.",
+    },
+    OptionDesc {
+        name: "MEMKIND_HEAP_MANAGER",
+        default: "JEMALLOC",
+        description: "Heap manager: JEMALLOC, or TBB (memkind's Threading Building Blocks \
+                      backend). Any other value means JEMALLOC.",
+    },
+    OptionDesc {
+        name: "MEMKIND_MEM_TIERS",
+        default: "unset: no tiering",
+        description: "Tiering setup for the malloc interposer: \
+                      KIND:DRAM|KMEM_DAX|FS_DAX[,PATH:dir][,PMEM_SIZE_LIMIT:10G],RATIO:n;...;\
+                      POLICY:STATIC_RATIO|DYNAMIC_THRESHOLD.",
+    },
+    OptionDesc {
+        name: "MEMKIND_MEM_THRESHOLDS",
+        default: "unset: INIT_VAL:1024,MIN_VAL:513,MAX_VAL:1536, then steps of 1024",
+        description: "Size thresholds of the DYNAMIC_THRESHOLD tiering policy: \
+                      INIT_VAL:n,MIN_VAL:n,MAX_VAL:n;... one group per pair of tiers.",
+    },
+    OptionDesc {
+        name: "MEMKIND_MEM_TIERING_LOG_LEVEL",
+        default: "0",
+        description: "Tiering log level: 0 (errors), 1 (information), 2 (every call).",
+    },
+    OptionDesc {
+        name: "MORSELKIND_DEBUG",
+        default: "0",
+        description: "\"1\" prints morselkind's own decisions to stderr: detected nodes, huge \
+                      page fallbacks, kinds found unavailable and why.",
+    },
+];
+
+/// A variable was set to a value that cannot be used.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EnvError {
+    /// The variable's name.
+    pub var: &'static str,
+    /// The value it had.
+    pub value: String,
+    /// What is wrong with that value.
+    pub reason: &'static str,
+}
+
+impl fmt::Display for EnvError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}={:?}: {}", self.var, self.value, self.reason)
+    }
+}
+
+impl std::error::Error for EnvError {}
+
+/// `MEMKIND_HEAP_MANAGER`'s choices.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HeapManager {
+    /// The default.
+    Jemalloc,
+    /// memkind's TBB backend, which morselkind does not have: the caller decides what to do.
+    Tbb,
+}
+
+/// A snapshot of the variables in [`OPTIONS`].
+///
+/// Only names listed in [`OPTIONS`] are kept, so a typo in a test's variable name shows up
+/// as a value that has no effect rather than a silent mismatch with the table.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Env {
+    values: BTreeMap<&'static str, String>,
+}
+
+impl Env {
+    /// No variables set: every option at its default.
+    pub fn empty() -> Env {
+        Env::default()
+    }
+
+    /// Reads every variable of [`OPTIONS`] through `lookup`, e.g. a closure over a map.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Env {
+        let values = OPTIONS.iter().filter_map(|o| lookup(o.name).map(|v| (o.name, v))).collect();
+        Env { values }
+    }
+
+    /// Convenience for tests: `Env::from_pairs(&[("MEMKIND_HBW_NODES", "2,3")])`.
+    pub fn from_pairs(pairs: &[(&str, &str)]) -> Env {
+        Env::from_lookup(|name| pairs.iter().find(|(k, _)| *k == name).map(|(_, v)| v.to_string()))
+    }
+
+    /// The process's environment, read the way memkind reads it (`secure_getenv`): in a
+    /// setuid or otherwise privileged process nothing is read and every option keeps its
+    /// default. Values that are not valid UTF-8 are ignored.
+    ///
+    /// This allocates, so call it where allocation is allowed, not from inside an
+    /// allocation path of this allocator.
+    pub fn from_process() -> Env {
+        if crate::sys::is_secure_execution() {
+            return Env::empty();
+        }
+        Env::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// The raw value of a variable, if it is set (to anything, even the empty string).
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.values.get(name).map(String::as_str)
+    }
+
+    /// `MEMKIND_HBW_NODES`, unparsed: node lists are checked against a topology, which
+    /// [`crate::Topology::hbw_nodes`] does.
+    pub fn hbw_nodes(&self) -> Option<&str> {
+        self.get("MEMKIND_HBW_NODES")
+    }
+
+    /// `MEMKIND_DAX_KMEM_NODES`, unparsed.
+    pub fn dax_kmem_nodes(&self) -> Option<&str> {
+        self.get("MEMKIND_DAX_KMEM_NODES")
+    }
+
+    /// `MEMKIND_HBW_THRESHOLD` in MB/s, or [`DEFAULT_HBW_THRESHOLD`]. Like memkind, a value
+    /// above `u32::MAX` or with anything but digits is an error.
+    pub fn hbw_threshold(&self) -> Result<u64, EnvError> {
+        const VAR: &str = "MEMKIND_HBW_THRESHOLD";
+        match self.get(VAR) {
+            None => Ok(DEFAULT_HBW_THRESHOLD),
+            Some(v) => parse_uint(VAR, v, u64::from(u32::MAX)),
+        }
+    }
+
+    /// `MEMKIND_ARENA_NUM_PER_KIND`: `None` when unset, else a value in `1..=i32::MAX`.
+    /// Rounding and defaults are the caller's business.
+    pub fn arena_num_per_kind(&self) -> Result<Option<u32>, EnvError> {
+        const VAR: &str = "MEMKIND_ARENA_NUM_PER_KIND";
+        let Some(v) = self.get(VAR) else {
+            return Ok(None);
+        };
+        let n = parse_uint(VAR, v, i32::MAX as u64)?;
+        if n == 0 {
+            return Err(EnvError { var: VAR, value: v.to_string(), reason: "must be a positive integer" });
+        }
+        Ok(Some(n as u32))
+    }
+
+    /// `MEMKIND_HOG_MEMORY`: only the exact value `"1"` turns it on, as in memkind.
+    pub fn hog_memory(&self) -> bool {
+        self.get("MEMKIND_HOG_MEMORY") == Some("1")
+    }
+
+    /// `MEMKIND_DEBUG`: only the exact value `"1"` turns it on, as in memkind.
+    pub fn debug(&self) -> bool {
+        self.get("MEMKIND_DEBUG") == Some("1")
+    }
+
+    /// `MORSELKIND_DEBUG`: only the exact value `"1"` turns it on.
+    pub fn morselkind_debug(&self) -> bool {
+        self.get("MORSELKIND_DEBUG") == Some("1")
+    }
+
+    /// `MEMKIND_BACKGROUND_THREAD_LIMIT`: `None` when unset (no background threads),
+    /// `Some(0)` for "one per CPU at most", else the limit.
+    pub fn background_thread_limit(&self) -> Result<Option<u32>, EnvError> {
+        const VAR: &str = "MEMKIND_BACKGROUND_THREAD_LIMIT";
+        match self.get(VAR) {
+            None => Ok(None),
+            Some(v) => parse_uint(VAR, v, u64::from(u32::MAX)).map(|n| Some(n as u32)),
+        }
+    }
+
+    /// `MEMKIND_HEAP_MANAGER`: `"TBB"` selects TBB; anything else, or nothing, is jemalloc.
+    pub fn heap_manager(&self) -> HeapManager {
+        match self.get("MEMKIND_HEAP_MANAGER") {
+            Some("TBB") => HeapManager::Tbb,
+            _ => HeapManager::Jemalloc,
+        }
+    }
+
+    /// `MEMKIND_MEM_TIERS`, unparsed (the tiering crate owns its grammar).
+    pub fn mem_tiers(&self) -> Option<&str> {
+        self.get("MEMKIND_MEM_TIERS")
+    }
+
+    /// `MEMKIND_MEM_THRESHOLDS`, unparsed (the tiering crate owns its grammar).
+    pub fn mem_thresholds(&self) -> Option<&str> {
+        self.get("MEMKIND_MEM_THRESHOLDS")
+    }
+
+    /// `MEMKIND_MEM_TIERING_LOG_LEVEL`: 0 when unset, else 0, 1 or 2.
+    pub fn tiering_log_level(&self) -> Result<u8, EnvError> {
+        const VAR: &str = "MEMKIND_MEM_TIERING_LOG_LEVEL";
+        match self.get(VAR) {
+            None => Ok(0),
+            Some(v) => parse_uint(VAR, v, 2).map(|n| n as u8),
+        }
+    }
+}
+
+/// A decimal integer no larger than `max`. Surrounding whitespace is allowed; signs are not,
+/// because `strtoull("-1")` quietly wraps and we would rather say no.
+fn parse_uint(var: &'static str, value: &str, max: u64) -> Result<u64, EnvError> {
+    let err = |reason| EnvError { var, value: value.to_string(), reason };
+    let t = value.trim();
+    if t.is_empty() || !t.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(err("not a non-negative decimal integer"));
+    }
+    let n: u64 = t.parse().map_err(|_| err("too large"))?;
+    if n > max {
+        return Err(err("too large"));
+    }
+    Ok(n)
+}
+
+/// Why a size such as `"10G"` could not be parsed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SizeParseError {
+    /// The text that was given.
+    pub input: String,
+    /// What was wrong with it.
+    pub reason: &'static str,
+}
+
+impl fmt::Display for SizeParseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "invalid size {:?}: {}", self.input, self.reason)
+    }
+}
+
+impl std::error::Error for SizeParseError {}
+
+/// Parses a byte size: decimal digits with an optional binary suffix `K`, `M`, `G` or `T`
+/// (either case, 1024-based), e.g. `"4096"`, `"64K"`, `"10G"`. Overflow is an error.
+pub fn parse_size(input: &str) -> Result<u64, SizeParseError> {
+    let err = |reason| SizeParseError { input: input.to_string(), reason };
+    let t = input.trim();
+    let (digits, shift) = match t.as_bytes().last() {
+        Some(b'k' | b'K') => (&t[..t.len() - 1], 10),
+        Some(b'm' | b'M') => (&t[..t.len() - 1], 20),
+        Some(b'g' | b'G') => (&t[..t.len() - 1], 30),
+        Some(b't' | b'T') => (&t[..t.len() - 1], 40),
+        _ => (t, 0),
+    };
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(err("expected digits with an optional K, M, G or T suffix"));
+    }
+    let n: u64 = digits.parse().map_err(|_| err("too large"))?;
+    n.checked_mul(1u64 << shift).ok_or_else(|| err("too large"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_names_are_unique_and_prefixed() {
+        let mut names: Vec<_> = OPTIONS.iter().map(|o| o.name).collect();
+        names.sort_unstable();
+        let before = names.len();
+        names.dedup();
+        assert_eq!(before, names.len());
+        assert!(names.iter().all(|n| n.starts_with("MEMKIND_") || n.starts_with("MORSELKIND_")));
+    }
+
+    #[test]
+    fn defaults() {
+        let env = Env::empty();
+        assert_eq!(env.hbw_threshold().unwrap(), 204_800);
+        assert_eq!(env.arena_num_per_kind().unwrap(), None);
+        assert!(!env.hog_memory() && !env.debug() && !env.morselkind_debug());
+        assert_eq!(env.background_thread_limit().unwrap(), None);
+        assert_eq!(env.heap_manager(), HeapManager::Jemalloc);
+        assert_eq!(env.tiering_log_level().unwrap(), 0);
+        assert_eq!(env.mem_tiers(), None);
+    }
+
+    #[test]
+    fn values_and_errors() {
+        let env = Env::from_pairs(&[
+            ("MEMKIND_HBW_THRESHOLD", "1000"),
+            ("MEMKIND_ARENA_NUM_PER_KIND", "3"),
+            ("MEMKIND_HOG_MEMORY", "1"),
+            ("MEMKIND_DEBUG", "yes"),
+            ("MEMKIND_HEAP_MANAGER", "TBB"),
+            ("MEMKIND_MEM_TIERING_LOG_LEVEL", "2"),
+            ("NOT_AN_OPTION", "x"),
+        ]);
+        assert_eq!(env.hbw_threshold().unwrap(), 1000);
+        assert_eq!(env.arena_num_per_kind().unwrap(), Some(3));
+        assert!(env.hog_memory());
+        assert!(!env.debug(), "only \"1\" enables debug");
+        assert_eq!(env.heap_manager(), HeapManager::Tbb);
+        assert_eq!(env.tiering_log_level().unwrap(), 2);
+        assert_eq!(env.get("NOT_AN_OPTION"), None);
+
+        for bad in ["-1", "abc", "", "4294967296", "1.5"] {
+            let env = Env::from_pairs(&[("MEMKIND_HBW_THRESHOLD", bad)]);
+            assert!(env.hbw_threshold().is_err(), "{bad:?}");
+        }
+        let env = Env::from_pairs(&[("MEMKIND_ARENA_NUM_PER_KIND", "0")]);
+        assert!(env.arena_num_per_kind().is_err());
+        let env = Env::from_pairs(&[("MEMKIND_MEM_TIERING_LOG_LEVEL", "3")]);
+        assert!(env.tiering_log_level().is_err());
+    }
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("4096").unwrap(), 4096);
+        assert_eq!(parse_size("64K").unwrap(), 64 << 10);
+        assert_eq!(parse_size("2m").unwrap(), 2 << 20);
+        assert_eq!(parse_size("10G").unwrap(), 10 << 30);
+        assert_eq!(parse_size("1T").unwrap(), 1 << 40);
+        for bad in ["", "G", "1.5G", "-1", "10GB", "99999999999999999999", "17179869184G"] {
+            assert!(parse_size(bad).is_err(), "{bad:?}");
+        }
+    }
+}
