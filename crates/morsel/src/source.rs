@@ -195,3 +195,10 @@ impl std::fmt::Debug for Source {
         f.debug_struct("Source").field("backing", &self.backing).field("index", &self.index).finish()
     }
 }
+
+impl Source {
+    /// The capacity of the filesystem holding the file (0 for anonymous memory).
+    pub fn fs_capacity(&self) -> u64 {
+        self.fd().and_then(|fd| sys::fs_capacity(fd).ok()).unwrap_or(0)
+    }
+}

@@ -11,7 +11,7 @@
 
 use std::ffi::CStr;
 use std::fmt;
-use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 
 /// An errno value from a failed system call.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -348,4 +348,42 @@ pub fn minor_faults() -> u64 {
     }
     // SAFETY: getrusage succeeded.
     unsafe { ru.assume_init() }.ru_minflt as u64
+}
+
+/// Total bytes of the filesystem holding the open file `fd`.
+pub fn fs_capacity(fd: BorrowedFd<'_>) -> SysResult<u64> {
+    let mut st = std::mem::MaybeUninit::<libc::statvfs>::uninit();
+    // SAFETY: fstatvfs fills the struct on success, which is the only case we read it.
+    check(unsafe { libc::fstatvfs(fd.as_raw_fd(), st.as_mut_ptr()) })?;
+    // SAFETY: fstatvfs succeeded.
+    let st = unsafe { st.assume_init() };
+    Ok(st.f_blocks as u64 * st.f_frsize as u64)
+}
+
+/// Whether a file in `dir` can be mapped with `MAP_SYNC` (the directory is on a DAX
+/// filesystem): maps one page of an unlinked temporary file and unmaps it again.
+pub fn dir_supports_map_sync(dir: &CStr) -> bool {
+    const MAP_SHARED_VALIDATE: libc::c_int = 0x03;
+    const MAP_SYNC: libc::c_int = 0x80000;
+    let Ok(fd) = open_tmpfile(dir) else { return false };
+    if ftruncate(fd.as_fd(), crate::PAGE_SIZE as u64).is_err() {
+        return false;
+    }
+    // SAFETY: a new mapping at a kernel-chosen address, unmapped below.
+    let raw = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            crate::PAGE_SIZE,
+            libc::PROT_READ | libc::PROT_WRITE,
+            MAP_SHARED_VALIDATE | MAP_SYNC,
+            fd.as_raw_fd(),
+            0,
+        )
+    };
+    if raw == libc::MAP_FAILED {
+        return false;
+    }
+    // SAFETY: the mapping made just above.
+    let _ = unsafe { unmap(raw as usize, crate::PAGE_SIZE) };
+    true
 }

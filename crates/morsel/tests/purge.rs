@@ -5,7 +5,7 @@ mod common;
 
 use std::path::Path;
 
-use morsel::{Morsel, Order, Purge, Source, GRANULE_SIZE, PAGE_SIZE};
+use morsel::{sys, Morsel, Order, Purge, Source, GRANULE_SIZE, PAGE_SIZE};
 
 const MIB: usize = 1 << 20;
 
@@ -75,10 +75,13 @@ fn forced_purge_drops_anonymous_rss() {
     let _serial = common::serial();
     let src = Source::anon();
     let len = 64 * MIB;
-    // Aligned far beyond its size so the mapping has no neighbour it could merge with.
     let m = Morsel::create(&src, Order::Pmd, len, Order::Pud.size()).expect("create");
+    // The kernel merges adjacent anonymous mappings with equal flags (a malloc arena made by
+    // another thread can land right above the morsel). A memory policy of its own keeps the
+    // morsel's mapping separate, so its smaps block is exactly the morsel (node 0 is harmless).
+    m.bind(sys::MPOL_PREFERRED, &[1]).expect("mbind");
     let (end, rss0) = common::smaps_rss(m.base()).expect("no smaps block starts at the morsel base");
-    assert_eq!(end, m.base() + len, "the smaps block is not exactly the morsel");
+    assert_eq!(end, m.base() + len, "the smaps block is not exactly the morsel: ends at {end:#x}");
     common::fill(&m, 0, len, 0x77);
     let (_, written) = common::smaps_rss(m.base()).unwrap();
     assert!(m.purge(&src, m.base(), len, Purge::Forced).expect("purge"));

@@ -160,3 +160,34 @@ pub unsafe fn usable_size_any(ptr: NonNull<u8>) -> usize {
         None => unsafe { libc::malloc_usable_size(ptr.as_ptr().cast()) },
     }
 }
+
+impl Kind {
+    /// Moves a small block to a fuller slab when its own slab is emptier than the bin's average
+    /// and is not the one the bin allocates from next (memkind's defrag rule, over jemalloc's
+    /// utilization query). Returns the new block (the old one is freed), or `None` where moving
+    /// is not worth it.
+    ///
+    /// # Safety
+    /// `ptr` must be a live allocation of this kind.
+    pub unsafe fn defrag(self, ptr: NonNull<u8>) -> Option<NonNull<u8>> {
+        let u = crate::je::utilization(ptr.as_ptr().cast())?;
+        if u.nfree == 0 || u.nregs <= 1 || u.slabcur == 0 {
+            return None;
+        }
+        // The slab of `ptr` starts at or before it; the current slab is where new blocks go.
+        let in_current = (ptr.as_ptr() as usize).wrapping_sub(u.slabcur) < u.size;
+        if in_current || u.nfree * u.bin_nregs < u.bin_nfree * u.nregs {
+            return None;
+        }
+        // SAFETY: a live block of this kind.
+        let size = unsafe { self.usable_size(ptr) };
+        // SAFETY: size is non-zero; the flags name one of this kind's arenas.
+        let fresh = NonNull::new(unsafe { je::mallocx(size, arena_flags(self)) })?.cast::<u8>();
+        // SAFETY: both blocks are live, `size` long and distinct.
+        unsafe {
+            fresh.as_ptr().copy_from_nonoverlapping(ptr.as_ptr(), size);
+            self.free(ptr);
+        }
+        Some(fresh)
+    }
+}

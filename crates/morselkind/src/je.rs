@@ -183,3 +183,52 @@ pub fn set_background_threads(on: bool) -> bool {
 pub fn background_threads() -> bool {
     read::<bool>(&Name::new(&[b"background_thread"])).unwrap_or(false)
 }
+
+/// What jemalloc knows about the slab holding a block (`experimental.utilization.query`).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Utilization {
+    /// The slab the bin allocates from next.
+    pub slabcur: usize,
+    /// Free regions in this block's slab.
+    pub nfree: usize,
+    /// Regions in the slab (1 for a large block).
+    pub nregs: usize,
+    /// The extent's size.
+    pub size: usize,
+    /// Free regions over the bin's slabs.
+    pub bin_nfree: usize,
+    /// Regions over the bin's slabs.
+    pub bin_nregs: usize,
+}
+
+/// Queries the utilization of the slab holding `ptr` (a live jemalloc block).
+pub fn utilization(ptr: *const c_void) -> Option<Utilization> {
+    let mut out = Utilization::default();
+    let mut len = std::mem::size_of::<Utilization>();
+    let mut p = ptr;
+    // SAFETY: jemalloc reads one pointer and writes exactly one Utilization.
+    let rc = unsafe {
+        je::mallctl(
+            c"experimental.utilization.query".as_ptr(),
+            (&mut out as *mut Utilization).cast(),
+            &mut len,
+            (&mut p as *mut *const c_void).cast(),
+            std::mem::size_of::<*const c_void>(),
+        )
+    };
+    (rc == 0).then_some(out)
+}
+
+/// Prints jemalloc's statistics through `write` (`malloc_stats_print` with its option letters).
+pub fn stats_print(
+    write: unsafe extern "C" fn(*mut c_void, *const libc::c_char),
+    opaque: *mut c_void,
+    opts: &[u8],
+) {
+    let mut buf = [0u8; 16];
+    let n = opts.len().min(15);
+    buf[..n].copy_from_slice(&opts[..n]);
+    // SAFETY: the callback and its opaque pointer come from the caller; opts is NUL-terminated.
+    unsafe { je::malloc_stats_print(Some(write), opaque, buf.as_ptr().cast()) }
+}

@@ -406,3 +406,31 @@ impl Kind {
 pub fn live_kinds() -> impl Iterator<Item = Kind> {
     KINDS.iter().map(Kind).filter(|k| k.is_live())
 }
+
+impl Kind {
+    /// memkind's `memkind_get_capacity`: the size limit or filesystem capacity of a PMEM kind,
+    /// the region size of a FIXED kind, else the memory of the nodes the kind uses for the
+    /// calling CPU.
+    pub fn capacity(self) -> Result<usize> {
+        if let Some(sk) = self.static_kind() {
+            self.ready()?;
+            let m = crate::statics::machine();
+            let nodes = crate::statics::nodes_for(sk, crate::statics::current_node())?;
+            return Ok(nodes.iter().filter_map(|n| m.topology.node(*n)).map(|n| n.mem_total as usize).sum());
+        }
+        let p = self.provider().ok_or(Error::Invalid)?;
+        let c = p.config();
+        if let Some((start, end)) = c.fixed {
+            return Ok(end - start);
+        }
+        if c.limit != 0 {
+            return Ok(c.limit);
+        }
+        Ok(p.source().fs_capacity() as usize)
+    }
+
+    /// Whether this is a FIXED kind.
+    pub fn is_fixed(self) -> bool {
+        self.provider().is_some_and(|p| p.config().fixed.is_some())
+    }
+}

@@ -147,3 +147,9 @@ pub fn spec(k: StaticKind) -> Result<KindSpec> {
     let config = spec_config(k)?;
     Ok(KindSpec { source: Source::anon(), config, dirty_decay_ms: 10_000 })
 }
+
+/// The high-bandwidth nodes of this machine, as memkind finds them.
+pub fn hbw_nodes() -> Result<Vec<u32>> {
+    let m = machine();
+    m.topology.hbw_nodes(&m.env).map_err(|e| classify_error(&e))
+}

@@ -1,0 +1,41 @@
+#!/bin/bash
+# Runs every test of the project: the Rust tests of the whole workspace (unit, integration,
+# property and doc tests), then each suite in tests/suites/*.sh (C, C++, LD_PRELOAD, dlopen,
+# static linking, differential tests against the system memkind, examples, the VM).
+# A suite exits 0 (passed), 77 (skipped: it prints why, loudly) or anything else (failed).
+# The last line is "tests: N passed, M failed, K skipped".
+set -uo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT"
+export ROOT
+
+pass=0 fail=0 skip=0 failed=()
+echo "== cargo build --release --workspace"
+if ! cargo build --release --workspace; then
+  echo "tests: 0 passed, 1 failed, 0 skipped"
+  exit 1
+fi
+echo "== cargo test --release --workspace"
+if cargo test --release --workspace 2>&1 | tee /tmp/morselkind-cargo-test.log; then
+  pass=$((pass + 1))
+else
+  fail=$((fail + 1)); failed+=("cargo test")
+fi
+grep -E "^test result:" /tmp/morselkind-cargo-test.log | awk '{p+=$4; f+=$6; i+=$8} END {print "cargo tests: " p " passed, " f " failed, " i " ignored"}'
+
+for suite in tests/suites/*.sh; do
+  name=$(basename "$suite" .sh)
+  echo "== suite $name"
+  start=$(date +%s)
+  bash "$suite"
+  rc=$?
+  took=$(( $(date +%s) - start ))
+  case $rc in
+    0) pass=$((pass + 1)); echo "-- $name: passed (${took}s)" ;;
+    77) skip=$((skip + 1)); echo "-- $name: SKIPPED (${took}s)" ;;
+    *) fail=$((fail + 1)); failed+=("$name"); echo "-- $name: FAILED with status $rc (${took}s)" ;;
+  esac
+done
+[ ${#failed[@]} -gt 0 ] && echo "failed: ${failed[*]}"
+echo "tests: $pass passed, $fail failed, $skip skipped"
+[ "$fail" -eq 0 ]
