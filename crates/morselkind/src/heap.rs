@@ -10,6 +10,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 use tikv_jemalloc_sys as je;
 
+use crate::cache;
 use crate::directory;
 use crate::error::{Error, Result};
 use crate::kind::{Kind, KindInner};
@@ -47,6 +48,7 @@ fn with_retry(kind: Kind, f: impl Fn() -> *mut libc::c_void) -> Result<NonNull<u
         return Ok(p.cast());
     }
     if kind.is_limited() {
+        crate::cache::flush(kind);
         kind.purge();
         if let Some(p) = NonNull::new(f()) {
             return Ok(p.cast());
@@ -63,6 +65,11 @@ impl Kind {
             return Err(Error::OutOfMemory);
         }
         self.ready()?;
+        if size <= cache::MAX_CACHED {
+            if let Some(p) = cache::alloc(self, size, arena_flags(self)) {
+                return Ok(p);
+            }
+        }
         // SAFETY: size is non-zero; the flags name one of this kind's live arenas.
         with_retry(self, || unsafe { je::mallocx(size, arena_flags(self)) })
     }
@@ -74,6 +81,13 @@ impl Kind {
             return Err(Error::OutOfMemory);
         }
         self.ready()?;
+        if total <= cache::MAX_CACHED {
+            if let Some(p) = cache::alloc(self, total, arena_flags(self)) {
+                // SAFETY: a fresh block of at least `total` bytes.
+                unsafe { p.as_ptr().write_bytes(0, total) };
+                return Ok(p);
+            }
+        }
         // SAFETY: as in malloc; MALLOCX_ZERO makes jemalloc zero what its hooks did not.
         with_retry(self, || unsafe { je::mallocx(total, arena_flags(self) | je::MALLOCX_ZERO) })
     }
@@ -113,7 +127,11 @@ impl Kind {
     #[inline]
     pub unsafe fn free(self, ptr: NonNull<u8>) {
         // SAFETY: the caller passes a live jemalloc block of ours.
-        unsafe { je::dallocx(ptr.as_ptr().cast(), je::MALLOCX_TCACHE_NONE) }
+        let usable = unsafe { je::sallocx(ptr.as_ptr().cast(), 0) };
+        if !cache::free(self, ptr, usable) {
+            // SAFETY: as above.
+            unsafe { je::dallocx(ptr.as_ptr().cast(), je::MALLOCX_TCACHE_NONE) }
+        }
     }
 
     /// The usable size of a block of this kind.

@@ -28,7 +28,8 @@ const BUSY: u8 = 1;
 const LIVE: u8 = 2;
 const UNAVAILABLE: u8 = 3;
 
-/// One entry of the kind table.
+/// One entry of the kind table (one cache line, so an index is a shift away).
+#[repr(align(64))]
 pub struct KindInner {
     state: AtomicU8,
     generation: AtomicU32,
@@ -190,6 +191,7 @@ impl Kind {
     pub const HUGE: Kind = StaticKind::Huge.kind();
 
     /// The entry's index in the kind table (memkind's partition for static kinds).
+    #[inline(always)]
     pub fn index(self) -> usize {
         (self.0 as *const KindInner as usize - KINDS.as_ptr() as usize) / std::mem::size_of::<KindInner>()
     }
@@ -227,8 +229,19 @@ impl Kind {
     }
 
     /// The generation of the entry: bumped at every creation and destruction.
+    #[inline(always)]
     pub fn generation(self) -> u32 {
         self.0.generation.load(Ordering::Acquire)
+    }
+
+    /// The generation, read in the single total order of the cache's busy-window protocol.
+    pub(crate) fn generation_seqcst(self) -> u32 {
+        self.0.generation.load(Ordering::SeqCst)
+    }
+
+    /// The kind at a table index, whatever its state.
+    pub(crate) fn from_index_any(i: usize) -> Option<Kind> {
+        KINDS.get(i).map(Kind)
     }
 
     /// Makes sure the kind is ready to allocate; sets a static kind up on first use.
@@ -321,7 +334,8 @@ impl Kind {
             return Err(Error::Invalid);
         }
         self.0.state.store(BUSY, Ordering::Release);
-        self.0.generation.fetch_add(1, Ordering::AcqRel);
+        self.0.generation.fetch_add(1, Ordering::SeqCst);
+        crate::cache::before_destroy(self);
         for a in self.arenas() {
             je::arena_destroy(a);
         }

@@ -25,6 +25,8 @@
 #[allow(unsafe_code)]
 mod alloc;
 #[allow(unsafe_code)]
+pub mod cache;
+#[allow(unsafe_code)]
 pub mod directory;
 #[allow(unsafe_code)]
 mod dynamic;
