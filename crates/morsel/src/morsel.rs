@@ -122,11 +122,14 @@ impl Morsel {
                 return Err(e);
             }
         };
-        let mapped = match source.fd() {
+        let mapped = match (source.fd(), source.backing()) {
             // SAFETY: `base..base+len` is our fresh reservation.
-            Some(fd) => unsafe { sys::map_file_fixed(base, len, fd, offset) },
+            (Some(fd), _) => unsafe { sys::map_file_fixed(base, len, fd, offset) },
+            // SAFETY: as above; aligned to at least 2 MiB since the order is at least Pmd.
+            (None, Backing::Hugetlb) if order >= Order::Pmd => unsafe { sys::map_hugetlb_fixed(base, len) },
+            (None, Backing::Hugetlb) => Err(Errno(libc::EINVAL)),
             // SAFETY: `base..base+len` is our fresh reservation.
-            None => unsafe { sys::map_anon_fixed(base, len) },
+            (None, _) => unsafe { sys::map_anon_fixed(base, len) },
         };
         if let Err(e) = mapped {
             source.release_frame(order, offset, len);
@@ -185,7 +188,8 @@ impl Morsel {
 
     /// The self-contained handle (for anonymous memory the frame is the address).
     pub fn id(&self) -> MorselId {
-        let frame = if self.backing == Backing::Anon { self.base as u64 } else { self.offset };
+        let anonymous = matches!(self.backing, Backing::Anon | Backing::Hugetlb);
+        let frame = if anonymous { self.base as u64 } else { self.offset };
         MorselId::new(self.order, self.source_index, frame, false).expect("aligned by construction")
     }
 
@@ -245,10 +249,11 @@ impl Morsel {
     fn populate_run(&self, source: &Source, from: usize, to: usize) -> SysResult<usize> {
         let start = self.base + from * self.granule;
         let len = (to - from) * self.granule;
-        if self.backing != Backing::Anon {
+        if !matches!(self.backing, Backing::Anon | Backing::Hugetlb) {
             source.commit(self.offset_of(start), len as u64)?;
         }
-        if caps().populate_write {
+        // Hugetlb pages must be taken here, where an empty pool is an error, not a SIGBUS later.
+        if caps().populate_write || self.backing == Backing::Hugetlb {
             // SAFETY: the range lies inside this morsel; populating does not change contents.
             unsafe { sys::madvise(start, len, sys::MADV_POPULATE_WRITE)? };
         }
@@ -291,6 +296,11 @@ impl Morsel {
     pub fn purge(&self, source: &Source, addr: usize, len: usize, how: Purge) -> SysResult<bool> {
         self.check_range(addr, len)?;
         self.clear_population(addr, len);
+        if self.backing == Backing::Hugetlb {
+            // SAFETY: the range lies inside this morsel, whose owner asked for its contents to go.
+            unsafe { sys::madvise(addr, len, libc::MADV_DONTNEED)? };
+            return Ok(true);
+        }
         if self.backing == Backing::Anon {
             let advice = if how == Purge::Lazy { libc::MADV_FREE } else { libc::MADV_DONTNEED };
             // SAFETY: the range lies inside this morsel, whose owner asked for its contents to go.

@@ -24,6 +24,9 @@ pub enum Backing {
     File,
     /// A memfd.
     Memfd,
+    /// Private anonymous memory on reserved 2 MiB hugetlbfs pages (`MAP_HUGETLB`). Pages
+    /// exist only once populated; a populate that finds the pool empty fails cleanly.
+    Hugetlb,
 }
 
 const FREE_SLOTS: usize = 32;
@@ -70,6 +73,16 @@ impl Source {
     /// Private anonymous memory.
     pub fn anon() -> Source {
         Source::with(Backing::Anon, None, false)
+    }
+
+    /// Private anonymous memory on reserved 2 MiB hugetlbfs pages.
+    pub fn hugetlb() -> Source {
+        Source::with(Backing::Hugetlb, None, false)
+    }
+
+    /// Whether the memory is private anonymous memory (of either page size).
+    pub fn is_anonymous(&self) -> bool {
+        matches!(self.backing, Backing::Anon | Backing::Hugetlb)
     }
 
     /// An unnamed file in `dir`: `O_TMPFILE`, or where the filesystem lacks it, a temporary file

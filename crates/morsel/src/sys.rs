@@ -106,6 +106,36 @@ pub unsafe fn map_anon_fixed(addr: usize, len: usize) -> SysResult<()> {
     }
 }
 
+/// Maps anonymous private read-write memory on 2 MiB hugetlbfs pages over `[addr, addr+len)`.
+/// `MAP_NORESERVE`: no pages are taken until populated.
+///
+/// # Safety
+/// The range must be a reservation owned by the caller, aligned to 2 MiB.
+pub unsafe fn map_hugetlb_fixed(addr: usize, len: usize) -> SysResult<()> {
+    const MAP_HUGE_2MB: libc::c_int = 21 << libc::MAP_HUGE_SHIFT;
+    // SAFETY: the caller owns the range; MAP_FIXED replaces only it.
+    let raw = unsafe {
+        libc::mmap(
+            addr as *mut libc::c_void,
+            len,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE
+                | libc::MAP_ANONYMOUS
+                | libc::MAP_NORESERVE
+                | libc::MAP_FIXED
+                | libc::MAP_HUGETLB
+                | MAP_HUGE_2MB,
+            -1,
+            0,
+        )
+    };
+    if raw == libc::MAP_FAILED {
+        Err(Errno::last())
+    } else {
+        Ok(())
+    }
+}
+
 /// Maps `len` bytes of `fd` at `offset` shared read-write over `[addr, addr+len)`.
 ///
 /// # Safety
@@ -357,7 +387,10 @@ pub fn fs_capacity(fd: BorrowedFd<'_>) -> SysResult<u64> {
     check(unsafe { libc::fstatvfs(fd.as_raw_fd(), st.as_mut_ptr()) })?;
     // SAFETY: fstatvfs succeeded.
     let st = unsafe { st.assume_init() };
-    Ok(st.f_blocks as u64 * st.f_frsize as u64)
+    // The casts are no-ops on 64-bit Linux, not on 32-bit targets (fsblkcnt_t, c_ulong).
+    #[allow(clippy::unnecessary_cast)]
+    let total = st.f_blocks as u64 * st.f_frsize as u64;
+    Ok(total)
 }
 
 /// Whether a file in `dir` can be mapped with `MAP_SYNC` (the directory is on a DAX

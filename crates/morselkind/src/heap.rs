@@ -15,6 +15,9 @@ use crate::directory;
 use crate::error::{Error, Result};
 use crate::kind::{Kind, KindInner};
 
+/// Allocations at least this large are populated at once in eager kinds.
+const EAGER_MIN: usize = 64 << 10;
+
 thread_local! {
     static SLOT: Cell<u32> = const { Cell::new(u32::MAX) };
 }
@@ -71,7 +74,20 @@ impl Kind {
             }
         }
         // SAFETY: size is non-zero; the flags name one of this kind's live arenas.
-        with_retry(self, || unsafe { je::mallocx(size, arena_flags(self)) })
+        let p = with_retry(self, || unsafe { je::mallocx(size, arena_flags(self)) })?;
+        self.populate_large(p, size);
+        Ok(p)
+    }
+
+    /// Populates a large block of an eager kind in batched calls (whole 2 MiB granules; the
+    /// population bitmap skips granules already done).
+    #[inline]
+    fn populate_large(self, p: NonNull<u8>, size: usize) {
+        if size >= EAGER_MIN {
+            if let Some(provider) = self.provider().filter(|p| p.eager()) {
+                provider.populate(p.as_ptr() as usize, size);
+            }
+        }
     }
 
     /// Allocates `num × size` zeroed bytes; an overflowing product fails.
@@ -89,7 +105,9 @@ impl Kind {
             }
         }
         // SAFETY: as in malloc; MALLOCX_ZERO makes jemalloc zero what its hooks did not.
-        with_retry(self, || unsafe { je::mallocx(total, arena_flags(self) | je::MALLOCX_ZERO) })
+        let p = with_retry(self, || unsafe { je::mallocx(total, arena_flags(self) | je::MALLOCX_ZERO) })?;
+        self.populate_large(p, total);
+        Ok(p)
     }
 
     /// Allocates `size` bytes aligned to `align` (a power of two).
@@ -103,7 +121,9 @@ impl Kind {
         self.ready()?;
         let flags = arena_flags(self) | je::MALLOCX_LG_ALIGN(align.trailing_zeros() as usize);
         // SAFETY: size is non-zero; the alignment is a power of two.
-        with_retry(self, || unsafe { je::mallocx(size, flags) })
+        let p = with_retry(self, || unsafe { je::mallocx(size, flags) })?;
+        self.populate_large(p, size);
+        Ok(p)
     }
 
     /// Resizes `ptr` (which must belong to this kind) to `size` bytes, moving it into this

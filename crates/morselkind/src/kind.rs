@@ -405,6 +405,11 @@ impl Kind {
         self.provider().map_or((0, 0), |p| (p.morsels(), p.mapped()))
     }
 
+    /// (address, length, file offset, order size) of every morsel of the kind.
+    pub fn morsel_layout(self) -> Vec<(usize, usize, u64, usize)> {
+        self.provider().map_or_else(Vec::new, |p| p.morsel_layout())
+    }
+
     /// The kind's memory source, if ready.
     pub fn source(self) -> Option<&'static Source> {
         self.provider().map(|p| p.source())

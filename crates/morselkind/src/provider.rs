@@ -185,6 +185,17 @@ impl Provider {
         self.lock().regions.iter().filter(|r| r.morsel.is_some()).count()
     }
 
+    /// (address, length, file offset, order size) of every morsel, oldest first.
+    pub fn morsel_layout(&self) -> Vec<(usize, usize, u64, usize)> {
+        let carver = self.lock();
+        carver
+            .regions
+            .iter()
+            .filter_map(|r| r.morsel.as_ref())
+            .map(|m| (m.base(), m.len(), m.offset(), m.order().size()))
+            .collect()
+    }
+
     /// Bytes of address space mapped in morsels.
     pub fn mapped(&self) -> usize {
         self.lock().regions.iter().filter_map(|r| r.morsel.as_ref()).map(|m| m.len()).sum()
@@ -335,12 +346,26 @@ impl Provider {
     }
 
     fn commit(&self, addr: usize, len: usize) -> Result<()> {
-        if self.source.backing() == Backing::Anon || self.config.fixed.is_some() {
-            if self.config.eager {
-                self.populate(addr, len);
-            }
+        if self.config.fixed.is_some() {
             return Ok(());
         }
+        match self.source.backing() {
+            Backing::Anon => {
+                if self.config.eager {
+                    self.populate(addr, len);
+                }
+                Ok(())
+            }
+            // Huge pages are taken here, whole granules at a time; an empty pool is ENOMEM.
+            Backing::Hugetlb => {
+                let m = self.morsel_at(addr).ok_or(Error::Runtime)?;
+                m.populate(&self.source, addr, len).map(|_| ()).map_err(|_| Error::OutOfMemory)
+            }
+            Backing::File | Backing::Memfd => self.commit_file(addr, len),
+        }
+    }
+
+    fn commit_file(&self, addr: usize, len: usize) -> Result<()> {
         let limit = self.config.limit;
         let before = self.committed.fetch_add(len, Ordering::Relaxed);
         if limit != 0 && before + len > limit {
@@ -361,6 +386,11 @@ impl Provider {
         Ok(())
     }
 
+    /// Whether large allocations are populated in one batched call when they are made.
+    pub fn eager(&self) -> bool {
+        self.config.eager
+    }
+
     /// Populates `[addr, addr+len)` (inside one morsel of ours) in batched calls.
     pub fn populate(&self, addr: usize, len: usize) -> usize {
         self.morsel_at(addr).and_then(|m| m.populate(&self.source, addr, len).ok()).unwrap_or(0)
@@ -372,6 +402,12 @@ impl Provider {
             return false;
         }
         let Some(m) = self.morsel_at(addr) else { return false };
+        if self.source.backing() == Backing::Hugetlb {
+            // Only whole huge pages, and never a part: jemalloc would touch the rest again
+            // without committing it, faulting on an empty pool.
+            let whole = addr % GRANULE_SIZE == 0 && len % GRANULE_SIZE == 0;
+            return whole && m.purge(&self.source, addr, len, how).is_ok();
+        }
         if self.config.huge {
             let start = morsel::align_up(addr, GRANULE_SIZE).unwrap_or(usize::MAX);
             let end = (addr + len) & !(GRANULE_SIZE - 1);
@@ -385,13 +421,17 @@ impl Provider {
 
     fn decommit(&self, addr: usize, len: usize) -> bool {
         let done = self.give_back(addr, len, Purge::Forced);
-        if done && self.source.backing() != Backing::Anon {
+        if done && !self.source.is_anonymous() {
             self.committed.fetch_sub(len, Ordering::Relaxed);
         }
         done
     }
 
     fn purge(&self, addr: usize, len: usize, how: Purge) -> bool {
+        // A purged hugetlb range would be reused without a commit; only decommit frees its pages.
+        if self.source.backing() == Backing::Hugetlb {
+            return false;
+        }
         if how == Purge::Lazy && self.source.backing() != Backing::Anon {
             return false;
         }

@@ -133,19 +133,56 @@ fn spec_config(k: StaticKind) -> Result<ProviderConfig> {
             if !morsel::caps().thp_usable() {
                 return Err(Error::Hugetlb);
             }
-            Ok(ProviderConfig { huge: true, ..config })
+            Ok(ProviderConfig { huge: true, eager: true, ..config })
         }
-        // Reserved-hugetlbfs and 1 GiB page kinds: served by the huge-page work, not yet here.
-        S::Hugetlb | S::HbwHugetlb | S::HbwPreferredHugetlb | S::HbwAllHugetlb => Err(Error::Unavailable),
-        S::Gbtlb | S::HbwGbtlb | S::HbwPreferredGbtlb => Err(Error::Unavailable),
+        // memkind 1.14 serves the deprecated 1 GiB kinds with 2 MiB pages too.
+        S::Hugetlb | S::Gbtlb => {
+            hugetlb_reserved()?;
+            Ok(ProviderConfig { huge: true, eager: true, ..config })
+        }
+        S::HbwHugetlb | S::HbwPreferredHugetlb | S::HbwAllHugetlb | S::HbwGbtlb | S::HbwPreferredGbtlb => {
+            let base = match k {
+                S::HbwHugetlb | S::HbwGbtlb => S::Hbw,
+                S::HbwAllHugetlb => S::HbwAll,
+                _ => S::HbwPreferred,
+            };
+            let placements = numa_placements(base)?;
+            hugetlb_reserved()?;
+            Ok(ProviderConfig { placements, huge: true, eager: true, ..config })
+        }
         _ => Ok(ProviderConfig { placements: numa_placements(k)?, ..config }),
     }
+}
+
+/// Whether 2 MiB hugetlbfs pages are reserved (read when the kind is first used, as memkind).
+fn hugetlb_reserved() -> Result<()> {
+    if morsel::caps::probe().hugetlb_2m_total > 0 {
+        Ok(())
+    } else {
+        Err(Error::Hugetlb)
+    }
+}
+
+/// Whether a static kind draws on reserved hugetlbfs pages.
+pub fn uses_hugetlb(k: StaticKind) -> bool {
+    use StaticKind as S;
+    matches!(
+        k,
+        S::Hugetlb
+            | S::Gbtlb
+            | S::HbwHugetlb
+            | S::HbwPreferredHugetlb
+            | S::HbwAllHugetlb
+            | S::HbwGbtlb
+            | S::HbwPreferredGbtlb
+    )
 }
 
 /// The spec of a static kind on this machine, or why it cannot be served.
 pub fn spec(k: StaticKind) -> Result<KindSpec> {
     let config = spec_config(k)?;
-    Ok(KindSpec { source: Source::anon(), config, dirty_decay_ms: 10_000 })
+    let source = if uses_hugetlb(k) { Source::hugetlb() } else { Source::anon() };
+    Ok(KindSpec { source, config, dirty_decay_ms: 10_000 })
 }
 
 /// The high-bandwidth nodes of this machine, as memkind finds them.
