@@ -87,7 +87,7 @@ unsafe impl Send for Registry {}
 static THREADS: Mutex<Registry> = Mutex::new(Registry { head: std::ptr::null_mut() });
 
 /// Sentinel for a thread whose caches are torn down (exit in progress): no caching any more.
-const DEAD: *mut ThreadCaches = 1 as *mut ThreadCaches;
+const DEAD: *mut ThreadCaches = std::ptr::dangling_mut::<ThreadCaches>();
 
 thread_local! {
     static CURRENT: Cell<*mut ThreadCaches> = const { Cell::new(std::ptr::null_mut()) };
@@ -232,6 +232,7 @@ pub(crate) fn before_destroy(kind: Kind) {
     if !me.is_null() && me != DEAD {
         // SAFETY: our own caches.
         let kc = unsafe { (*me).kinds[kind.index()] };
+        // SAFETY: a non-null slot holds our own kind cache.
         if let Some(kc) = unsafe { kc.as_mut() } {
             kc.bins.iter_mut().for_each(|b| b.n = 0);
         }

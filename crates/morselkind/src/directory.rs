@@ -133,19 +133,19 @@ pub unsafe fn insert(span: *const Span) -> Result<(), crate::Error> {
         (Some(a), Some(b)) => (a, b),
         _ => return Err(crate::Error::Invalid),
     };
-    for slot in first..=last {
+    for (slot, entry) in table.iter().enumerate().take(last + 1).skip(first) {
         let slot_start = slot << SLOT_SHIFT;
         let whole = s.start <= slot_start && s.end >= slot_start + (1 << SLOT_SHIFT);
-        let word = table[slot].load(Ordering::Acquire);
+        let word = entry.load(Ordering::Acquire);
         if whole && word == 0 {
-            table[slot].store(span as usize, Ordering::Release);
+            entry.store(span as usize, Ordering::Release);
             continue;
         }
         let partial = if word & PARTIAL != 0 {
             (word & !PARTIAL) as *mut PartialSlot
         } else {
             let p = new_partial(word as *mut Span);
-            table[slot].store(p as usize | PARTIAL, Ordering::Release);
+            entry.store(p as usize | PARTIAL, Ordering::Release);
             p
         };
         // SAFETY: partial slots are type-stable and edited only under WRITERS.
@@ -174,10 +174,10 @@ pub unsafe fn remove(span: *const Span) {
     // SAFETY: the caller vouches for the span.
     let s = unsafe { &*span };
     let (Some(first), Some(last)) = (slot_of(s.start), slot_of(s.end - 1)) else { return };
-    for slot in first..=last {
-        let word = table[slot].load(Ordering::Acquire);
+    for entry in &table[first..=last] {
+        let word = entry.load(Ordering::Acquire);
         if word == span as usize {
-            table[slot].store(0, Ordering::Release);
+            entry.store(0, Ordering::Release);
             continue;
         }
         if word & PARTIAL == 0 {
@@ -187,16 +187,16 @@ pub unsafe fn remove(span: *const Span) {
         // SAFETY: type-stable, edited only under WRITERS.
         let partial = unsafe { &*p };
         for r in &partial.ranges {
-            if r.load(Ordering::Relaxed) == span as *mut Span {
+            if std::ptr::eq(r.load(Ordering::Relaxed), span) {
                 r.store(std::ptr::null_mut(), Ordering::Release);
             }
         }
-        if partial.base.load(Ordering::Relaxed) == span as *mut Span {
+        if std::ptr::eq(partial.base.load(Ordering::Relaxed), span) {
             partial.base.store(std::ptr::null_mut(), Ordering::Release);
         }
         if partial.ranges.iter().all(|r| r.load(Ordering::Relaxed).is_null()) {
             let base = partial.base.load(Ordering::Relaxed);
-            table[slot].store(base as usize, Ordering::Release);
+            entry.store(base as usize, Ordering::Release);
             partial.next_free.store(FREE_PARTIALS.load(Ordering::Relaxed), Ordering::Relaxed);
             FREE_PARTIALS.store(p, Ordering::Release);
         }

@@ -221,7 +221,10 @@ pub fn utilization(ptr: *const c_void) -> Option<Utilization> {
 }
 
 /// Prints jemalloc's statistics through `write` (`malloc_stats_print` with its option letters).
-pub fn stats_print(
+///
+/// # Safety
+/// `write` must accept `opaque` and a C string.
+pub unsafe fn stats_print(
     write: unsafe extern "C" fn(*mut c_void, *const libc::c_char),
     opaque: *mut c_void,
     opts: &[u8],

@@ -28,9 +28,9 @@ pub fn machine() -> &'static Machine {
     MACHINE.get_or_init(|| {
         let topology = Topology::system().unwrap_or_else(|_| Topology::from_nodes(Vec::new(), None));
         let machine = Machine { topology, env: Env::from_process() };
-        for cpu in 0..machine.topology.cpu_slots().min(MAX_CPUS) {
+        for (cpu, slot) in CPU_NODE.iter().enumerate().take(machine.topology.cpu_slots()) {
             if let Some(node) = machine.topology.cpu_node(cpu as u32) {
-                CPU_NODE[cpu].store(node as u16, Ordering::Relaxed);
+                slot.store(node as u16, Ordering::Relaxed);
             }
         }
         machine
