@@ -84,10 +84,9 @@ fn numa_shape(k: StaticKind) -> Option<(Family, Variant, i32)> {
 }
 
 /// The placements of a NUMA static kind: per CPU node, as memkind chooses them.
-pub fn numa_placements(k: StaticKind) -> Result<Placements> {
+fn numa_placements(k: StaticKind, topology: &Topology, env: &Env) -> Result<Placements> {
     let Some((family, variant, mode)) = numa_shape(k) else { return Ok(Placements::None) };
-    let m = machine();
-    let map = m.topology.node_map(&m.env, family, variant).map_err(|e| classify_error(&e))?;
+    let map = topology.node_map(env, family, variant).map_err(|e| classify_error(&e))?;
     let mut per_node: Box<[Option<Placement>; MAX_NODES]> = Box::new([None; MAX_NODES]);
     for (cpu_node, nodes) in map.iter() {
         if (cpu_node as usize) < MAX_NODES && !nodes.is_empty() {
@@ -95,6 +94,22 @@ pub fn numa_placements(k: StaticKind) -> Result<Placements> {
         }
     }
     Ok(Placements::PerNode(per_node))
+}
+
+/// Where a static kind puts its memory on a machine (`topology`, `env`), with memkind's rules:
+/// the policy and node mask per CPU node, or why the machine cannot serve the kind.
+/// A pure function, so tests can ask it about synthetic machines.
+pub fn placements(k: StaticKind, topology: &Topology, env: &Env) -> Result<Placements> {
+    use StaticKind as S;
+    match k {
+        S::Default | S::Huge | S::Hugetlb | S::Gbtlb => Ok(Placements::None),
+        S::Regular => Ok(Placements::All(Placement::new(sys::MPOL_BIND, topology.regular_nodes()))),
+        S::Interleave => Ok(Placements::All(Placement::new(sys::MPOL_INTERLEAVE, topology.memory_nodes()))),
+        S::HbwHugetlb | S::HbwGbtlb => numa_placements(S::Hbw, topology, env),
+        S::HbwAllHugetlb => numa_placements(S::HbwAll, topology, env),
+        S::HbwPreferredHugetlb | S::HbwPreferredGbtlb => numa_placements(S::HbwPreferred, topology, env),
+        _ => numa_placements(k, topology, env),
+    }
 }
 
 /// The nodes a kind would use for a thread on `cpu_node`, for reports (`morselkind info`).
@@ -113,44 +128,17 @@ pub fn nodes_for(k: StaticKind, cpu_node: usize) -> Result<Vec<u32>> {
 fn spec_config(k: StaticKind) -> Result<ProviderConfig> {
     use StaticKind as S;
     let m = machine();
-    let hog = m.env.hog_memory();
-    let config = ProviderConfig { hog, ..Default::default() };
+    let placements = placements(k, &m.topology, &m.env)?;
+    let config = ProviderConfig { hog: m.env.hog_memory(), placements, ..Default::default() };
+    if uses_hugetlb(k) {
+        hugetlb_reserved()?;
+        return Ok(ProviderConfig { huge: true, eager: true, ..config });
+    }
     match k {
-        S::Default => Ok(config),
-        S::Regular => {
-            let nodes = m.topology.regular_nodes();
-            Ok(ProviderConfig {
-                placements: Placements::All(Placement::new(sys::MPOL_BIND, nodes)),
-                ..config
-            })
-        }
-        S::Interleave => {
-            let nodes = m.topology.memory_nodes();
-            let p = Placement::new(sys::MPOL_INTERLEAVE, nodes);
-            Ok(ProviderConfig { placements: Placements::All(p), no_huge: true, ..config })
-        }
-        S::Huge => {
-            if !morsel::caps().thp_usable() {
-                return Err(Error::Hugetlb);
-            }
-            Ok(ProviderConfig { huge: true, eager: true, ..config })
-        }
-        // memkind 1.14 serves the deprecated 1 GiB kinds with 2 MiB pages too.
-        S::Hugetlb | S::Gbtlb => {
-            hugetlb_reserved()?;
-            Ok(ProviderConfig { huge: true, eager: true, ..config })
-        }
-        S::HbwHugetlb | S::HbwPreferredHugetlb | S::HbwAllHugetlb | S::HbwGbtlb | S::HbwPreferredGbtlb => {
-            let base = match k {
-                S::HbwHugetlb | S::HbwGbtlb => S::Hbw,
-                S::HbwAllHugetlb => S::HbwAll,
-                _ => S::HbwPreferred,
-            };
-            let placements = numa_placements(base)?;
-            hugetlb_reserved()?;
-            Ok(ProviderConfig { placements, huge: true, eager: true, ..config })
-        }
-        _ => Ok(ProviderConfig { placements: numa_placements(k)?, ..config }),
+        S::Interleave => Ok(ProviderConfig { no_huge: true, ..config }),
+        S::Huge if !morsel::caps().thp_usable() => Err(Error::Hugetlb),
+        S::Huge => Ok(ProviderConfig { huge: true, eager: true, ..config }),
+        _ => Ok(config),
     }
 }
 
