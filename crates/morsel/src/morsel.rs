@@ -17,12 +17,18 @@ use crate::sys::{self, Errno, SysResult};
 /// the race simply skips the granule (its pages fault in normally if touched before the winner
 /// finishes, which is harmless).
 struct PopulationMap {
+    /// A 1 GiB morsel (512 granules) keeps its bits here, with no mapping of its own.
+    inline: [AtomicU64; INLINE_WORDS],
+    /// Larger morsels keep them in pages of their own (not the Rust heap: morsels are made
+    /// inside allocator hooks); null when inline.
     words: *mut AtomicU64,
     nwords: usize,
     map_len: usize,
 }
 
-// SAFETY: the words are atomics in a private mapping owned by the map.
+const INLINE_WORDS: usize = 8;
+
+// SAFETY: the words are atomics, inline or in a private mapping owned by the map.
 unsafe impl Send for PopulationMap {}
 // SAFETY: all access goes through atomics.
 unsafe impl Sync for PopulationMap {}
@@ -30,16 +36,22 @@ unsafe impl Sync for PopulationMap {}
 impl PopulationMap {
     fn new(granules: usize) -> SysResult<PopulationMap> {
         let nwords = granules.div_ceil(64);
-        // Kept in its own pages rather than the Rust heap: morsels are made inside allocator hooks.
+        let inline = [const { AtomicU64::new(0) }; INLINE_WORDS];
+        if nwords <= INLINE_WORDS {
+            return Ok(PopulationMap { inline, words: std::ptr::null_mut(), nwords, map_len: 0 });
+        }
         let map_len = (nwords * 8).next_multiple_of(PAGE_SIZE);
         let addr = sys::reserve(map_len, PAGE_SIZE)?;
         // SAFETY: `addr` is a reservation made just above and owned by this map.
         unsafe { sys::map_anon_fixed(addr, map_len)? };
-        Ok(PopulationMap { words: addr as *mut AtomicU64, nwords, map_len })
+        Ok(PopulationMap { inline, words: addr as *mut AtomicU64, nwords, map_len })
     }
 
     fn word(&self, i: usize) -> &AtomicU64 {
         assert!(i < self.nwords);
+        if self.words.is_null() {
+            return &self.inline[i];
+        }
         // SAFETY: `i` is in bounds and the mapping lives as long as `self`; zeroed pages are
         // valid AtomicU64 values.
         unsafe { &*self.words.add(i) }
@@ -62,8 +74,10 @@ impl PopulationMap {
 
 impl Drop for PopulationMap {
     fn drop(&mut self) {
-        // SAFETY: the map owns its pages and nothing refers to them after drop.
-        let _ = unsafe { sys::unmap(self.words as usize, self.map_len) };
+        if !self.words.is_null() {
+            // SAFETY: the map owns its pages and nothing refers to them after drop.
+            let _ = unsafe { sys::unmap(self.words as usize, self.map_len) };
+        }
     }
 }
 
@@ -218,6 +232,20 @@ impl Morsel {
     /// Granules already populated, or claimed by a concurrent caller, are skipped. Returns the
     /// number of bytes this call populated.
     pub fn populate(&self, source: &Source, addr: usize, len: usize) -> SysResult<usize> {
+        self.claim_run(source, addr, len, true)
+    }
+
+    /// Allocates the file blocks of `[addr, addr+len)`, rounded out to whole granules, with one
+    /// `fallocate` per run of granules not yet claimed, without faulting pages in. Anonymous
+    /// memory needs nothing (0 is returned). Returns the bytes this call allocated.
+    pub fn allocate_blocks(&self, source: &Source, addr: usize, len: usize) -> SysResult<usize> {
+        if matches!(self.backing, Backing::Anon | Backing::Hugetlb) {
+            return Ok(0);
+        }
+        self.claim_run(source, addr, len, false)
+    }
+
+    fn claim_run(&self, source: &Source, addr: usize, len: usize, prefault: bool) -> SysResult<usize> {
         self.check_range(addr, len)?;
         if len == 0 {
             return Ok(0);
@@ -231,7 +259,7 @@ impl Morsel {
             match (claimed, run_start) {
                 (true, None) => run_start = Some(g),
                 (false, Some(s)) => {
-                    done += self.populate_run(source, s, g).inspect_err(|_| {
+                    done += self.populate_run(source, s, g, prefault).inspect_err(|_| {
                         (s..g).for_each(|i| self.population.clear(i));
                     })?;
                     run_start = None;
@@ -246,14 +274,14 @@ impl Morsel {
         self.population.claim(g)
     }
 
-    fn populate_run(&self, source: &Source, from: usize, to: usize) -> SysResult<usize> {
+    fn populate_run(&self, source: &Source, from: usize, to: usize, prefault: bool) -> SysResult<usize> {
         let start = self.base + from * self.granule;
         let len = (to - from) * self.granule;
         if !matches!(self.backing, Backing::Anon | Backing::Hugetlb) {
             source.commit(self.offset_of(start), len as u64)?;
         }
         // Hugetlb pages must be taken here, where an empty pool is an error, not a SIGBUS later.
-        if caps().populate_write || self.backing == Backing::Hugetlb {
+        if prefault && (caps().populate_write || self.backing == Backing::Hugetlb) {
             // SAFETY: the range lies inside this morsel; populating does not change contents.
             unsafe { sys::madvise(start, len, sys::MADV_POPULATE_WRITE)? };
         }
@@ -332,6 +360,16 @@ impl Morsel {
     /// No pointer into the morsel may be used afterwards.
     pub unsafe fn destroy(self, source: &Source) -> SysResult<()> {
         source.release_frame(self.order, self.offset, self.len);
+        // SAFETY: forwarded from the caller.
+        unsafe { self.unmap() }
+    }
+
+    /// Unmaps the morsel without giving its file space back: for a source about to be closed,
+    /// whose blocks the filesystem frees with the file.
+    ///
+    /// # Safety
+    /// No pointer into the morsel may be used afterwards.
+    pub unsafe fn unmap(self) -> SysResult<()> {
         // SAFETY: the morsel owns its range and the caller guarantees it is no longer used.
         unsafe { sys::unmap(self.base, self.len) }
     }

@@ -47,9 +47,7 @@ impl Kind {
         if config.max_size != 0 && config.max_size < PMEM_MIN_SIZE {
             return Err(Error::Invalid);
         }
-        if !config.dir.is_dir() {
-            return Err(Error::Invalid);
-        }
+        // A missing directory or a file in its place fails here (ENOENT, ENOTDIR): no stat first.
         let source = Source::tmpfile(config.dir).map_err(|_| Error::Invalid)?;
         let m = crate::statics::machine();
         let dirty_decay_ms = match config.policy {
@@ -64,7 +62,8 @@ impl Kind {
     }
 
     /// Creates a FIXED kind over the caller's region `[addr, addr+size)`: allocations come
-    /// from it and nothing else. Calloc really zeroes (the region may hold anything).
+    /// from it and nothing else. Calloc really zeroes (the region may hold anything). A NULL
+    /// `addr` or a `size` of 0 gives a kind that serves nothing, as in memkind.
     ///
     /// # Safety
     /// The region must be valid, writable memory that the caller does not otherwise use while
@@ -72,9 +71,8 @@ impl Kind {
     pub unsafe fn fixed(addr: *mut u8, size: usize) -> Result<Kind> {
         let start = addr as usize;
         let end = start.checked_add(size).ok_or(Error::Invalid)?;
-        if addr.is_null() || size == 0 {
-            return Err(Error::Invalid);
-        }
+        // memkind accepts a NULL address or a size of 0 and makes a kind that serves nothing
+        // (every allocation fails with ENOMEM); so do we, never touching such a region.
         Kind::create(KindSpec {
             source: Source::anon(),
             config: ProviderConfig { fixed: Some((start, end)), ..Default::default() },

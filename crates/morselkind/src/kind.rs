@@ -37,6 +37,7 @@ pub struct KindInner {
     arenas: [AtomicU32; MAX_ARENAS],
     provider: AtomicPtr<Provider>,
     unavailable: AtomicI32,
+    dirty_decay_ms: AtomicI32,
 }
 
 impl KindInner {
@@ -48,6 +49,7 @@ impl KindInner {
             arenas: [const { AtomicU32::new(0) }; MAX_ARENAS],
             provider: AtomicPtr::new(std::ptr::null_mut()),
             unavailable: AtomicI32::new(0),
+            dirty_decay_ms: AtomicI32::new(0),
         }
     }
 }
@@ -56,6 +58,12 @@ impl KindInner {
 pub static KINDS: [KindInner; MAX_KIND] = [const { KindInner::new() }; MAX_KIND];
 
 static REGISTRY: Mutex<()> = Mutex::new(());
+/// Serialises the lazy creation of a kind's second and later arenas (and their destruction).
+/// Separate from REGISTRY: a destroyer holds REGISTRY while it waits for cache fills, and a
+/// fill may need to create an arena.
+static ARENAS: Mutex<()> = Mutex::new(());
+/// An arena slot not created yet.
+const NO_ARENA: u32 = u32::MAX;
 
 /// memkind's static kinds, numbered as its partitions, then ours.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -276,35 +284,40 @@ impl Kind {
         Error::from_code(self.0.unavailable.load(Ordering::Relaxed)).unwrap_or(Error::Unavailable)
     }
 
-    /// Creates the provider and arenas and publishes the entry. Called under the registry lock.
+    /// Creates the provider and the first arena and publishes the entry. Called under the
+    /// registry lock. Further arenas are made when a thread first needs them, so a kind used by
+    /// one thread (or made and destroyed in a loop) pays for one arena only.
     fn install(self, spec: KindSpec) -> Result<()> {
         let provider = Provider::new(self.0 as *const KindInner as usize, spec.source, spec.config)?;
-        let wanted = crate::options::arenas_per_kind();
-        let mut made: usize = 0;
-        for i in 0..wanted {
-            match je::arena_create(provider.hooks()) {
-                Ok(a) => {
-                    je::arena_set_retain_grow_limit(a, morsel::Order::Pud.size());
-                    je::arena_set_decay(a, spec.dirty_decay_ms, 0);
-                    self.0.arenas[i].store(a, Ordering::Relaxed);
-                    made += 1;
-                }
-                Err(_) => break,
-            }
+        let decay = spec.dirty_decay_ms.clamp(-1, i32::MAX as isize) as i32;
+        let first = new_arena(&provider, decay)?;
+        self.0.arenas[0].store(first, Ordering::Relaxed);
+        for a in &self.0.arenas[1..] {
+            a.store(NO_ARENA, Ordering::Relaxed);
         }
-        // Fewer arenas than wanted still serve; keep a power of two so a mask picks one.
-        let usable = if made == 0 { 0 } else { 1 << made.ilog2() };
-        for i in usable..made {
-            je::arena_destroy(self.0.arenas[i].load(Ordering::Relaxed));
-        }
-        if usable == 0 {
-            return Err(Error::ArenasCreate);
-        }
-        self.0.arena_mask.store(usable as u32 - 1, Ordering::Relaxed);
+        self.0.dirty_decay_ms.store(decay, Ordering::Relaxed);
+        self.0.arena_mask.store(crate::options::arenas_per_kind() as u32 - 1, Ordering::Relaxed);
         self.0.provider.store(MetaBox::into_raw(provider), Ordering::Relaxed);
         self.0.generation.fetch_add(1, Ordering::Relaxed);
         self.0.state.store(LIVE, Ordering::Release);
         Ok(())
+    }
+
+    #[cold]
+    fn arena_slow(self, i: usize) -> u32 {
+        let _a = ARENAS.lock().unwrap_or_else(|e| e.into_inner());
+        let slot = &self.0.arenas[i];
+        let current = slot.load(Ordering::Acquire);
+        if current != NO_ARENA {
+            return current;
+        }
+        let made = self
+            .provider()
+            .and_then(|p| new_arena(p, self.0.dirty_decay_ms.load(Ordering::Relaxed)).ok())
+            // Out of jemalloc arenas: share the first one.
+            .unwrap_or_else(|| self.0.arenas[0].load(Ordering::Relaxed));
+        slot.store(made, Ordering::Release);
+        made
     }
 
     /// Creates a dynamic kind in a free entry of the table.
@@ -336,8 +349,15 @@ impl Kind {
         self.0.state.store(BUSY, Ordering::Release);
         self.0.generation.fetch_add(1, Ordering::SeqCst);
         crate::cache::before_destroy(self);
-        for a in self.arenas() {
-            je::arena_destroy(a);
+        {
+            let _a = ARENAS.lock().unwrap_or_else(|e| e.into_inner());
+            let first = self.0.arenas[0].load(Ordering::Relaxed);
+            for (i, slot) in self.0.arenas.iter().enumerate() {
+                let a = slot.swap(NO_ARENA, Ordering::AcqRel);
+                if a != NO_ARENA && (i == 0 || a != first) {
+                    je::arena_destroy(a);
+                }
+            }
         }
         let provider = self.0.provider.swap(std::ptr::null_mut(), Ordering::AcqRel);
         // SAFETY: the provider was leaked from a MetaBox in `install`; its arenas are gone, and
@@ -350,14 +370,22 @@ impl Kind {
     /// The kind's arenas.
     pub fn arenas(self) -> impl Iterator<Item = u32> {
         let n = self.0.arena_mask.load(Ordering::Relaxed) as usize + 1;
-        (0..n).map(move |i| self.0.arenas[i].load(Ordering::Relaxed))
+        let first = self.0.arenas[0].load(Ordering::Relaxed);
+        (0..n)
+            .map(move |i| self.0.arenas[i].load(Ordering::Relaxed))
+            .enumerate()
+            .filter(move |&(i, a)| a != NO_ARENA && (i == 0 || a != first))
+            .map(|(_, a)| a)
     }
 
     /// The arena for the calling thread.
     #[inline]
     pub(crate) fn arena(self) -> u32 {
-        let i = crate::heap::thread_slot() & self.0.arena_mask.load(Ordering::Relaxed);
-        self.0.arenas[i as usize].load(Ordering::Relaxed)
+        let i = (crate::heap::thread_slot() & self.0.arena_mask.load(Ordering::Relaxed)) as usize;
+        match self.0.arenas[i].load(Ordering::Acquire) {
+            NO_ARENA => self.arena_slow(i),
+            a => a,
+        }
     }
 
     /// The provider of a ready kind.
@@ -419,6 +447,14 @@ impl Kind {
     pub fn populate(self, addr: usize, len: usize) -> usize {
         self.provider().map_or(0, |p| p.populate(addr, len))
     }
+}
+
+/// Creates one jemalloc arena over `provider`, with the kind's decay and growth limits.
+fn new_arena(provider: &Provider, dirty_decay_ms: i32) -> Result<u32> {
+    let a = je::arena_create(provider.hooks())?;
+    je::arena_set_retain_grow_limit(a, morsel::Order::Pud.size());
+    je::arena_set_decay(a, dirty_decay_ms as isize, 0);
+    Ok(a)
 }
 
 /// Every live kind.

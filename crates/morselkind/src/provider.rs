@@ -140,7 +140,8 @@ impl Provider {
             },
             MetaAlloc,
         );
-        if let Some((start, end)) = provider.config.fixed {
+        // A NULL or empty region (which memkind accepts) is never carved: the kind serves nothing.
+        if let Some((start, end)) = provider.config.fixed.filter(|&(s, e)| s != 0 && e > s) {
             provider.add_fixed(start, end)?;
         }
         Ok(provider)
@@ -211,7 +212,7 @@ impl Provider {
     /// # Safety
     /// jemalloc must be done with the memory (the kind's arenas destroyed) and no pointer into
     /// it may be used again.
-    pub unsafe fn release_all(&self) {
+    pub unsafe fn release_all(&self, give_back_space: bool) {
         let mut carver = self.lock();
         while let Some(region) = carver.regions.pop() {
             // SAFETY: the span was inserted when the region was made.
@@ -219,7 +220,13 @@ impl Provider {
             let region = MetaBox::into_inner(region);
             if let Some(m) = region.morsel {
                 // SAFETY: the caller guarantees nothing uses the memory any more.
-                let _ = unsafe { m.destroy(&self.source) };
+                let _ = unsafe {
+                    if give_back_space {
+                        m.destroy(&self.source)
+                    } else {
+                        m.unmap()
+                    }
+                };
             }
         }
         carver.cursors = [Cursor::default(); MAX_NODES];
@@ -376,12 +383,19 @@ impl Provider {
             self.committed.fetch_sub(len, Ordering::Relaxed);
             return Err(Error::Runtime);
         };
-        if let Err(e) = self.source.commit(m.offset_of(addr), len as u64) {
+        // Unlimited kinds allocate blocks a whole 2 MiB granule at a time: one fallocate serves
+        // many small extents. A size-limited kind allocates exactly what it commits, so the
+        // blocks in use (st_blocks) never exceed its limit.
+        let allocated = if self.config.eager {
+            m.populate(&self.source, addr, len)
+        } else if limit != 0 {
+            self.source.commit(m.offset_of(addr), len as u64).map(|()| len)
+        } else {
+            m.allocate_blocks(&self.source, addr, len)
+        };
+        if let Err(e) = allocated {
             self.committed.fetch_sub(len, Ordering::Relaxed);
             return Err(e.into());
-        }
-        if self.config.eager {
-            self.populate(addr, len);
         }
         Ok(())
     }
@@ -448,8 +462,9 @@ impl Provider {
 
 impl Drop for Provider {
     fn drop(&mut self) {
-        // SAFETY: a provider is dropped only after its arenas are destroyed.
-        unsafe { self.release_all() };
+        // SAFETY: a provider is dropped only after its arenas are destroyed. Its source (and
+        // file, whose blocks go with it) is dropped right after, so no hole punching.
+        unsafe { self.release_all(false) };
     }
 }
 
