@@ -1,1 +1,44 @@
-fn main() {}
+//! `morselkind`: the command-line face of morselkind.
+//!
+//! - `morselkind demo`: the machine's kinds, then a large hash map built in DEFAULT, HUGE and a
+//!   PMEM kind side by side, with what went where, checked.
+//! - `morselkind info`: nodes, huge pages, DAX, every kind and the environment options;
+//!   `--json`; `--hbw-nodes` / `--dax-kmem-nodes` as memkind's helper tools print them.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod demo;
+mod info;
+mod json;
+mod report;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "morselkind",
+    version,
+    about = "Kinds of memory on morsels: inspect the machine, run the demo"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Show the machine's kinds, then build a large hash map in DEFAULT, HUGE and a PMEM kind
+    /// (a file in the temp directory) and show what went where. Exits 1 if a check fails.
+    Demo(demo::DemoArgs),
+    /// Show the NUMA nodes, huge page and DAX status, every kind's nodes or why it is
+    /// unavailable, and the environment variables honoured.
+    Info(info::InfoArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match &cli.command {
+        Command::Demo(args) => demo::run(args),
+        Command::Info(args) => info::run(args),
+    }
+}
