@@ -420,3 +420,17 @@ pub fn dir_supports_map_sync(dir: &CStr) -> bool {
     let _ = unsafe { unmap(raw as usize, crate::PAGE_SIZE) };
     true
 }
+
+/// Page faults of this process so far, minor and major (getrusage). A fault on a hole of a
+/// file mapped without read-ahead counts as major, though it reads nothing from disk.
+pub fn page_faults() -> u64 {
+    let mut ru = std::mem::MaybeUninit::<libc::rusage>::uninit();
+    // SAFETY: getrusage fills the struct on success.
+    let rc = unsafe { libc::getrusage(libc::RUSAGE_SELF, ru.as_mut_ptr()) };
+    if rc != 0 {
+        return 0;
+    }
+    // SAFETY: getrusage succeeded.
+    let ru = unsafe { ru.assume_init() };
+    (ru.ru_minflt + ru.ru_majflt) as u64
+}

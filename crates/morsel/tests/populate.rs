@@ -58,15 +58,15 @@ fn check_no_faults_on_touch(m: &Morsel) {
         return;
     }
     let pages = (RANGE / PAGE_SIZE) as u64;
-    let before = sys::minor_faults();
+    let before = sys::page_faults();
     common::touch_pages(m, AT, RANGE, 0x5a);
-    let populated_faults = sys::minor_faults() - before;
+    let populated_faults = sys::page_faults() - before;
 
     let control_at = AT + RANGE + GRANULE_SIZE;
     let control_len = 8 << 20;
-    let before = sys::minor_faults();
+    let before = sys::page_faults();
     common::touch_pages(m, control_at, control_len, 0x5a);
-    let control_faults = sys::minor_faults() - before;
+    let control_faults = sys::page_faults() - before;
 
     eprintln!(
         "{populated_faults} minor faults touching {pages} populated pages; \

@@ -148,8 +148,19 @@ impl Kind {
     pub unsafe fn free(self, ptr: NonNull<u8>) {
         // SAFETY: the caller passes a live jemalloc block of ours.
         let usable = unsafe { je::sallocx(ptr.as_ptr().cast(), 0) };
+        // SAFETY: as above, with its usable size.
+        unsafe { self.free_usable(ptr, usable) }
+    }
+
+    /// Frees a block of this kind whose usable size the caller has just read (saves
+    /// `free` the lookup; tiering counts usable bytes anyway).
+    ///
+    /// # Safety
+    /// `ptr` must be a live allocation of this kind, and `usable` its `usable_size`.
+    #[inline]
+    pub unsafe fn free_usable(self, ptr: NonNull<u8>, usable: usize) {
         if !cache::free(self, ptr, usable) {
-            // SAFETY: as above.
+            // SAFETY: the caller passes a live jemalloc block of ours.
             unsafe { je::dallocx(ptr.as_ptr().cast(), je::MALLOCX_TCACHE_NONE) }
         }
     }

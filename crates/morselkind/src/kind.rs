@@ -349,6 +349,9 @@ impl Kind {
         self.0.state.store(BUSY, Ordering::Release);
         self.0.generation.fetch_add(1, Ordering::SeqCst);
         crate::cache::before_destroy(self);
+        if let Some(p) = self.provider() {
+            p.begin_teardown();
+        }
         {
             let _a = ARENAS.lock().unwrap_or_else(|e| e.into_inner());
             let first = self.0.arenas[0].load(Ordering::Relaxed);

@@ -55,8 +55,13 @@ pub use options::arenas_per_kind;
 pub use provider::{Placement, Placements, ProviderConfig, MAX_NODES};
 
 /// Refreshes the statistics `Kind::stats` and [`total_stats`] report (memkind's
-/// `memkind_update_cached_stats`).
+/// `memkind_update_cached_stats`). The calling thread's cached free blocks are handed back
+/// first: jemalloc counts them as allocated, and memkind's figures for its dynamic kinds
+/// (which bypass jemalloc's tcache) are exact.
 pub fn update_cached_stats() {
+    for kind in live_kinds() {
+        cache::flush(kind);
+    }
     je::refresh_stats();
 }
 

@@ -119,9 +119,13 @@ pub struct Provider {
     config: ProviderConfig,
     committed: AtomicUsize,
     carver: Mutex<Carver>,
+    /// Set while the kind's arenas are destroyed: giving memory back is pointless then.
+    dying: std::sync::atomic::AtomicBool,
 }
 
 const MORSEL_ORDER: Order = Order::Pud;
+/// Below this many committed bytes, an unlimited file kind does not fallocate.
+const SMALL_KIND: usize = 1 << 20;
 
 impl Provider {
     /// A provider for the kind whose table entry is at `owner`.
@@ -133,6 +137,7 @@ impl Provider {
                 source,
                 config,
                 committed: AtomicUsize::new(0),
+                dying: std::sync::atomic::AtomicBool::new(false),
                 carver: Mutex::new(Carver {
                     cursors: [Cursor::default(); MAX_NODES],
                     regions: MetaVec::new_in(MetaAlloc),
@@ -388,10 +393,25 @@ impl Provider {
         // blocks in use (st_blocks) never exceed its limit.
         let allocated = if self.config.eager {
             m.populate(&self.source, addr, len)
+        } else if limit == 0 && before + len <= SMALL_KIND {
+            // A kind that has used little so far takes its blocks at first touch, as memkind's
+            // do: a short-lived kind then costs the filesystem only the pages it touched.
+            Ok(len)
         } else if limit != 0 {
             self.source.commit(m.offset_of(addr), len as u64).map(|()| len)
         } else {
-            m.allocate_blocks(&self.source, addr, len)
+            // One fallocate per 2 MiB granule: ext4 places a request of exactly one granule
+            // 2 MiB-aligned on disk (buddy allocation), which DAX needs for PMD faults; a longer
+            // run is placed first-fit, often misaligned (then every page faults alone).
+            let g = m.granule();
+            let (mut at, end) = (addr & !(g - 1), addr + len);
+            let mut r = Ok(0);
+            while at < end && r.is_ok() {
+                let (from, to) = (at.max(addr), (at + g).min(end));
+                r = m.allocate_blocks(&self.source, from, to - from);
+                at += g;
+            }
+            r
         };
         if let Err(e) = allocated {
             self.committed.fetch_sub(len, Ordering::Relaxed);
@@ -410,9 +430,15 @@ impl Provider {
         self.morsel_at(addr).and_then(|m| m.populate(&self.source, addr, len).ok()).unwrap_or(0)
     }
 
+    /// Marks the provider as dying: its arenas are about to be destroyed, and with them every
+    /// mapping and the file, so the purges jemalloc makes on the way out are skipped.
+    pub fn begin_teardown(&self) {
+        self.dying.store(true, Ordering::Relaxed);
+    }
+
     /// Gives `[addr, addr+len)` back; true if all of it was (jemalloc may then assume zeroes).
     fn give_back(&self, addr: usize, len: usize, how: Purge) -> bool {
-        if self.config.hog || self.config.fixed.is_some() {
+        if self.config.hog || self.config.fixed.is_some() || self.dying.load(Ordering::Relaxed) {
             return false;
         }
         let Some(m) = self.morsel_at(addr) else { return false };

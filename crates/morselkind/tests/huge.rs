@@ -80,9 +80,9 @@ fn eager_population_removes_faults() {
     }
     let size = 256 << 20;
     let p = Kind::HUGE.malloc(size).unwrap();
-    let before = morsel::sys::minor_faults();
+    let before = morsel::sys::page_faults();
     unsafe { p.as_ptr().write_bytes(1, size) };
-    let faults = morsel::sys::minor_faults() - before;
+    let faults = morsel::sys::page_faults() - before;
     // Populated in batched calls at allocation: touching it faults (almost) never.
     assert!(faults < 64, "{faults} faults filling 256 MiB of an eager huge kind");
     unsafe { Kind::HUGE.free(p) };
