@@ -152,18 +152,28 @@ public:
         : allocator(dir.c_str(), max_size, alloc_policy)
     {}
 
-    /* Copies share the kind. */
+    /*
+     * Copies share the kind. So do moves: a moved-from allocator keeps its kind,
+     * as the allocator requirements ask (the source's value is unchanged) and as
+     * standard containers rely on (std::sort of strings assigns into moved-from
+     * elements). memkind's header moves the kind out, and such code crashes.
+     */
     allocator(const allocator &other) = default;
-    allocator(allocator &&other) = default;
+    allocator(allocator &&other) noexcept : kind_(other.kind_)
+    {}
     allocator<T> &operator=(const allocator &other) = default;
-    allocator<T> &operator=(allocator &&other) = default;
+    allocator<T> &operator=(allocator &&other) noexcept
+    {
+        kind_ = other.kind_;
+        return *this;
+    }
 
     template <typename U>
     allocator(const allocator<U> &other) noexcept : kind_(other.kind_)
     {}
 
     template <typename U>
-    allocator(allocator<U> &&other) noexcept : kind_(std::move(other.kind_))
+    allocator(allocator<U> &&other) noexcept : kind_(other.kind_)
     {}
 
     template <typename U>
@@ -176,7 +186,7 @@ public:
     template <typename U>
     allocator<T> &operator=(allocator<U> &&other) noexcept
     {
-        kind_ = std::move(other.kind_);
+        kind_ = other.kind_;
         return *this;
     }
 

@@ -1,16 +1,20 @@
 //! hbwmalloc.h: the high-bandwidth-memory interface, over the HBW kinds.
 //!
-//! The policy is set at most once per process (every later call fails with EPERM, as in
-//! memkind). PREFERRED, the default, falls back to ordinary memory when the machine has no
-//! high-bandwidth nodes.
+//! As in memkind, the policy is fixed by the first hbw_set_policy with a valid mode or by the
+//! first allocation (which fixes PREFERRED, the default); from then on setting another mode
+//! fails with EPERM and setting the same one succeeds. The kind for each page size is chosen
+//! once. PREFERRED falls back to ordinary memory when the machine has no high-bandwidth nodes.
 
 use std::ffi::{c_int, c_void};
-use std::ptr::NonNull;
-use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
+use std::sync::atomic::{AtomicI32, AtomicPtr, Ordering};
+use std::sync::Once;
 
-use morselkind::StaticKind;
+use morselkind::{Kind, KindInner, StaticKind};
 
-use crate::memkind::{memkind_calloc, memkind_malloc, memkind_posix_memalign, memkind_realloc};
+use crate::memkind::{
+    memkind_calloc, memkind_free, memkind_malloc, memkind_malloc_usable_size, memkind_posix_memalign,
+    memkind_realloc,
+};
 use crate::{guard, MemkindT};
 
 const BIND: c_int = 1;
@@ -21,48 +25,76 @@ const PAGESIZE_4KB: c_int = 1;
 const PAGESIZE_2MB: c_int = 2;
 const PAGESIZE_1GB_STRICT: c_int = 3;
 const PAGESIZE_1GB: c_int = 4;
+const PAGESIZE_MAX: c_int = 5;
 const TOUCH_PAGES: c_int = 1;
 
 static POLICY: AtomicI32 = AtomicI32::new(PREFERRED);
-static POLICY_SET: AtomicBool = AtomicBool::new(false);
+static POLICY_ONCE: Once = Once::new();
+/// The kind chosen for each page size, on first use, then kept (as memkind does).
+static CHOSEN: [AtomicPtr<KindInner>; PAGESIZE_MAX as usize] =
+    [const { AtomicPtr::new(std::ptr::null_mut()) }; PAGESIZE_MAX as usize];
 
-fn hbw_kind(huge: bool) -> MemkindT {
+/// memkind's choice for a page size under the policy, made once per page size; choosing
+/// fixes the policy (a later hbw_set_policy of another mode gets EPERM). A panic gives NULL
+/// (the allocation then fails with EINVAL).
+fn hbw_kind(pagesize: c_int) -> MemkindT {
+    guard(std::ptr::null(), || choose_kind(pagesize))
+}
+
+fn choose_kind(pagesize: c_int) -> MemkindT {
+    let slot = &CHOSEN[pagesize as usize];
+    let cached = slot.load(Ordering::Acquire);
+    if !cached.is_null() {
+        return cached;
+    }
+    hbw_set_policy(POLICY.load(Ordering::Acquire));
     use StaticKind as S;
-    let sk = match (POLICY.load(Ordering::Relaxed), huge) {
-        (BIND, false) => S::Hbw,
-        (BIND, true) => S::HbwHugetlb,
-        (BIND_ALL, false) => S::HbwAll,
-        (BIND_ALL, true) => S::HbwAllHugetlb,
-        (INTERLEAVE, _) => S::HbwInterleave,
-        (_, huge) => {
-            let preferred = if huge { S::HbwPreferredHugetlb } else { S::HbwPreferred };
-            if preferred.kind().ready().is_ok() {
-                preferred
-            } else if huge {
-                S::Hugetlb
-            } else {
-                S::Default
-            }
+    let policy = POLICY.load(Ordering::Acquire);
+    let sk = if policy != PREFERRED {
+        match pagesize {
+            PAGESIZE_2MB if policy == BIND_ALL => S::HbwAllHugetlb,
+            PAGESIZE_2MB => S::HbwHugetlb,
+            PAGESIZE_1GB | PAGESIZE_1GB_STRICT => S::HbwGbtlb,
+            _ if policy == BIND => S::Hbw,
+            _ if policy == BIND_ALL => S::HbwAll,
+            _ => S::HbwInterleave,
+        }
+    } else if S::Hbw.kind().ready().is_ok() {
+        match pagesize {
+            PAGESIZE_2MB => S::HbwPreferredHugetlb,
+            PAGESIZE_1GB | PAGESIZE_1GB_STRICT => S::HbwPreferredGbtlb,
+            _ => S::HbwPreferred,
+        }
+    } else {
+        match pagesize {
+            PAGESIZE_2MB => S::Hugetlb,
+            PAGESIZE_1GB | PAGESIZE_1GB_STRICT => S::Gbtlb,
+            _ => S::Default,
         }
     };
-    sk.kind().as_ptr()
+    let k: Kind = sk.kind();
+    slot.store(k.as_ptr().cast_mut(), Ordering::Release);
+    k.as_ptr()
 }
 
 #[no_mangle]
 pub extern "C" fn hbw_get_policy() -> c_int {
-    POLICY.load(Ordering::Relaxed)
+    POLICY.load(Ordering::Acquire)
 }
 
+/// Sets the policy if none is set yet (or chosen by an allocation); answers 0 when the policy
+/// in force is `mode`, EPERM when it is another, EINVAL for an unknown mode (which sets nothing).
 #[no_mangle]
 pub extern "C" fn hbw_set_policy(mode: c_int) -> c_int {
-    if POLICY_SET.swap(true, Ordering::AcqRel) {
-        return libc::EPERM;
-    }
     if !(BIND..=BIND_ALL).contains(&mode) {
         return libc::EINVAL;
     }
-    POLICY.store(mode, Ordering::Relaxed);
-    0
+    POLICY_ONCE.call_once(|| POLICY.store(mode, Ordering::Release));
+    if POLICY.load(Ordering::Acquire) == mode {
+        0
+    } else {
+        libc::EPERM
+    }
 }
 
 #[no_mangle]
@@ -70,64 +102,66 @@ pub extern "C" fn hbw_check_available() -> c_int {
     guard(libc::ENODEV, || if StaticKind::Hbw.kind().ready().is_ok() { 0 } else { libc::ENODEV })
 }
 
+/// 0 when every page of the range is on a high-bandwidth node, -1 when one is not (or is not
+/// mapped), EINVAL for bad arguments, EFAULT when move_pages fails. Without HBW nodes every
+/// page answers -1, as in memkind.
 #[no_mangle]
 pub unsafe extern "C" fn hbw_verify_memory_region(addr: *mut c_void, size: usize, flags: c_int) -> c_int {
     guard(libc::EFAULT, || {
         if addr.is_null() || size == 0 || flags & !TOUCH_PAGES != 0 {
             return libc::EINVAL;
         }
-        let Ok(hbw) = morselkind::statics::hbw_nodes() else { return libc::ENODEV };
-        if hbw.is_empty() {
-            return libc::ENODEV;
-        }
+        let hbw = morselkind::statics::hbw_nodes().unwrap_or_default();
         let page = morsel::PAGE_SIZE;
         let start = addr as usize & !(page - 1);
-        let end = addr as usize + size;
-        let mut pages: Vec<*mut c_void> = (start..end).step_by(page).map(|a| a as *mut c_void).collect();
-        if flags & TOUCH_PAGES != 0 {
-            for p in &pages {
-                // SAFETY: the caller's region is mapped memory it owns; rewriting a byte with its
-                // own value faults the page in without changing contents.
-                unsafe {
-                    let b = (*p).cast::<u8>();
-                    b.write_volatile(b.read_volatile());
+        let Some(end) = (addr as usize).checked_add(size) else { return libc::EINVAL };
+        let all: Vec<usize> = (start..end).step_by(page).collect();
+        for block in all.chunks(64) {
+            let mut pages: Vec<*mut c_void> = block.iter().map(|a| *a as *mut c_void).collect();
+            if flags & TOUCH_PAGES != 0 {
+                for p in &pages {
+                    // SAFETY: the caller's region is mapped memory it owns; rewriting a byte
+                    // with its own value faults the page in without changing contents.
+                    unsafe {
+                        let b = (*p).cast::<u8>();
+                        b.write_volatile(b.read_volatile());
+                    }
                 }
             }
+            let mut status = vec![0 as c_int; pages.len()];
+            // SAFETY: move_pages with null nodes only reports where each page lives.
+            let rc = unsafe {
+                libc::syscall(
+                    libc::SYS_move_pages,
+                    0,
+                    pages.len(),
+                    pages.as_mut_ptr(),
+                    std::ptr::null::<c_int>(),
+                    status.as_mut_ptr(),
+                    0,
+                )
+            };
+            if rc != 0 {
+                return libc::EFAULT;
+            }
+            if !status.iter().all(|n| *n >= 0 && hbw.contains(&(*n as u32))) {
+                return -1;
+            }
         }
-        let mut status = vec![0 as c_int; pages.len()];
-        // SAFETY: move_pages with null nodes only reports where each page lives.
-        let rc = unsafe {
-            libc::syscall(
-                libc::SYS_move_pages,
-                0,
-                pages.len(),
-                pages.as_mut_ptr(),
-                std::ptr::null::<c_int>(),
-                status.as_mut_ptr(),
-                0,
-            )
-        };
-        if rc != 0 {
-            return libc::EFAULT;
-        }
-        if status.iter().all(|n| *n >= 0 && hbw.contains(&(*n as u32))) {
-            0
-        } else {
-            -1
-        }
+        0
     })
 }
 
 #[no_mangle]
 pub unsafe extern "C" fn hbw_malloc(size: usize) -> *mut c_void {
     // SAFETY: forwarded.
-    unsafe { memkind_malloc(hbw_kind(false), size) }
+    unsafe { memkind_malloc(hbw_kind(PAGESIZE_4KB), size) }
 }
 
 #[no_mangle]
 pub unsafe extern "C" fn hbw_calloc(num: usize, size: usize) -> *mut c_void {
     // SAFETY: forwarded.
-    unsafe { memkind_calloc(hbw_kind(false), num, size) }
+    unsafe { memkind_calloc(hbw_kind(PAGESIZE_4KB), num, size) }
 }
 
 #[no_mangle]
@@ -137,9 +171,12 @@ pub unsafe extern "C" fn hbw_posix_memalign(
     size: usize,
 ) -> c_int {
     // SAFETY: forwarded.
-    unsafe { memkind_posix_memalign(hbw_kind(false), memptr, alignment, size) }
+    unsafe { memkind_posix_memalign(hbw_kind(PAGESIZE_4KB), memptr, alignment, size) }
 }
 
+/// hbw_posix_memalign with a page size: 1GB_STRICT needs a multiple of 1 GiB, INTERLEAVE
+/// takes only 4 KiB pages (else EINVAL). A page size outside the enum is EINVAL (memkind
+/// indexes a table with it and crashes).
 #[no_mangle]
 pub unsafe extern "C" fn hbw_posix_memalign_psize(
     memptr: *mut *mut c_void,
@@ -147,36 +184,35 @@ pub unsafe extern "C" fn hbw_posix_memalign_psize(
     size: usize,
     pagesize: c_int,
 ) -> c_int {
-    let huge = match pagesize {
-        PAGESIZE_4KB => false,
-        PAGESIZE_2MB if POLICY.load(Ordering::Relaxed) == INTERLEAVE => return libc::EINVAL,
-        PAGESIZE_2MB => true,
-        PAGESIZE_1GB_STRICT | PAGESIZE_1GB => return libc::EINVAL,
-        _ => return libc::EINVAL,
-    };
+    if !(0..PAGESIZE_MAX).contains(&pagesize) {
+        return libc::EINVAL;
+    }
+    if pagesize == PAGESIZE_1GB_STRICT && size % (1 << 30) != 0 {
+        return libc::EINVAL;
+    }
+    if matches!(pagesize, PAGESIZE_2MB | PAGESIZE_1GB_STRICT | PAGESIZE_1GB)
+        && POLICY.load(Ordering::Acquire) == INTERLEAVE
+    {
+        return libc::EINVAL;
+    }
     // SAFETY: forwarded.
-    unsafe { memkind_posix_memalign(hbw_kind(huge), memptr, alignment, size) }
+    unsafe { memkind_posix_memalign(hbw_kind(pagesize), memptr, alignment, size) }
 }
 
 #[no_mangle]
 pub unsafe extern "C" fn hbw_realloc(ptr: *mut c_void, size: usize) -> *mut c_void {
     // SAFETY: forwarded.
-    unsafe { memkind_realloc(hbw_kind(false), ptr, size) }
+    unsafe { memkind_realloc(hbw_kind(PAGESIZE_4KB), ptr, size) }
 }
 
 #[no_mangle]
 pub unsafe extern "C" fn hbw_free(ptr: *mut c_void) {
-    if let Some(p) = NonNull::new(ptr.cast::<u8>()) {
-        // SAFETY: the caller passes a live block.
-        guard((), || unsafe { morselkind::free_any(p) })
-    }
+    // SAFETY: forwarded.
+    unsafe { memkind_free(std::ptr::null(), ptr) }
 }
 
 #[no_mangle]
 pub unsafe extern "C" fn hbw_malloc_usable_size(ptr: *mut c_void) -> usize {
-    match NonNull::new(ptr.cast::<u8>()) {
-        // SAFETY: the caller passes a live block.
-        Some(p) => guard(0, || unsafe { morselkind::usable_size_any(p) }),
-        None => 0,
-    }
+    // SAFETY: forwarded.
+    unsafe { memkind_malloc_usable_size(std::ptr::null(), ptr) }
 }

@@ -20,34 +20,47 @@ pub extern "C" fn memkind_get_version() -> c_int {
     VERSION
 }
 
-/// Writes `text` into `msg[..size]`, truncated and always NUL-terminated (like snprintf).
+/// Writes `text` into `msg[..size]` as memkind does: `strncpy` (NUL-padded to `size`) for its
+/// fixed messages, `snprintf` for the formatted ones; either way `msg[size-1]` is then NUL.
 ///
 /// # Safety
 /// `msg` must be writable for `size` bytes (or null).
-unsafe fn write_message(msg: *mut c_char, size: usize, text: &str) {
+unsafe fn write_message(msg: *mut c_char, size: usize, text: &str, pad: bool) {
     if msg.is_null() || size == 0 {
         return;
     }
-    let n = text.len().min(size - 1);
-    // SAFETY: the caller vouches for `size` writable bytes; n < size.
+    let n = text.len().min(size);
+    // SAFETY: the caller vouches for `size` writable bytes; n <= size.
     unsafe {
         std::ptr::copy_nonoverlapping(text.as_ptr(), msg.cast::<u8>(), n);
-        *msg.add(n) = 0;
+        if pad {
+            std::ptr::write_bytes(msg.add(n), 0, size - n);
+        } else if n < size {
+            *msg.add(n) = 0;
+        }
+        *msg.add(size - 1) = 0;
     }
 }
 
 #[no_mangle]
 pub unsafe extern "C" fn memkind_error_message(err: c_int, msg: *mut c_char, size: usize) {
     guard((), || {
-        let text = match Error::from_code(err) {
-            Some(Error::TooMany) => {
-                format!("{MESSAGE_PREFIX}Attempted to initialize more than maximum (512) number of kinds")
-            }
-            Some(e) => format!("{MESSAGE_PREFIX}{}", e.message()),
-            None => format!("{MESSAGE_PREFIX}Undefined error number: {err}"),
+        let (text, pad) = match Error::from_code(err) {
+            Some(Error::TooMany) => (
+                format!("{MESSAGE_PREFIX}Attempted to initialize more than maximum (512) number of kinds"),
+                false,
+            ),
+            Some(e) => (format!("{MESSAGE_PREFIX}{}", e.message()), true),
+            // memkind also names the two errno values its posix_memalign returns.
+            None if err == libc::EINVAL => (
+                format!("{MESSAGE_PREFIX}Alignment must be a power of two and larger than sizeof(void *)"),
+                true,
+            ),
+            None if err == libc::ENOMEM => (format!("{MESSAGE_PREFIX}Call to jemk_mallocx() failed"), true),
+            None => (format!("{MESSAGE_PREFIX}Undefined error number: {err}"), false),
         };
         // SAFETY: forwarded from the caller.
-        unsafe { write_message(msg, size, &text) }
+        unsafe { write_message(msg, size, &text, pad) }
     })
 }
 
@@ -57,14 +70,13 @@ pub unsafe extern "C" fn memkind_error_message(err: c_int, msg: *mut c_char, siz
 pub struct MemkindConfig {
     path: Option<PathBuf>,
     size: usize,
-    policy: UsagePolicy,
+    /// As given: memkind checks it only when the kind is created.
+    policy: c_int,
 }
 
 #[no_mangle]
 pub extern "C" fn memkind_config_new() -> *mut MemkindConfig {
-    guard(std::ptr::null_mut(), || {
-        Box::into_raw(Box::new(MemkindConfig { path: None, size: 0, policy: UsagePolicy::Default }))
-    })
+    guard(std::ptr::null_mut(), || Box::into_raw(Box::new(MemkindConfig { path: None, size: 0, policy: 0 })))
 }
 
 #[no_mangle]
@@ -90,6 +102,7 @@ pub unsafe extern "C" fn memkind_config_set_path(cfg: *mut MemkindConfig, pmem_d
     guard((), || {
         // SAFETY: the caller passes a config from memkind_config_new and a C string.
         if let Some(cfg) = unsafe { cfg.as_mut() } {
+            // SAFETY: the caller passes a C string or null.
             cfg.path = unsafe { path_of(pmem_dir) };
         }
     })
@@ -107,12 +120,8 @@ pub unsafe extern "C" fn memkind_config_set_size(cfg: *mut MemkindConfig, pmem_s
 pub unsafe extern "C" fn memkind_config_set_memory_usage_policy(cfg: *mut MemkindConfig, policy: c_int) {
     // SAFETY: the caller passes a config from memkind_config_new.
     if let Some(cfg) = unsafe { cfg.as_mut() } {
-        // A value out of range leaves the policy as it was.
-        match policy {
-            0 => cfg.policy = UsagePolicy::Default,
-            1 => cfg.policy = UsagePolicy::Conservative,
-            _ => {}
-        }
+        // Not checked here (as in memkind): a value out of range makes the creation fail.
+        cfg.policy = policy;
     }
 }
 
@@ -155,7 +164,14 @@ pub unsafe extern "C" fn memkind_create_pmem_with_config(
     guard(code(Error::Runtime), || {
         // SAFETY: the caller passes a config from memkind_config_new.
         let Some(cfg) = (unsafe { cfg.as_ref() }) else { return code(Error::Invalid) };
-        create_pmem(cfg.path.clone(), cfg.size, cfg.policy, kind)
+        let policy = match cfg.policy {
+            0 => UsagePolicy::Default,
+            1 => UsagePolicy::Conservative,
+            // memkind creates the kind, fails to apply the policy and answers INVALID (leaking
+            // the kind); we answer INVALID and create nothing.
+            _ => return code(Error::Invalid),
+        };
+        create_pmem(cfg.path.clone(), cfg.size, policy, kind)
     })
 }
 
@@ -175,29 +191,32 @@ const MEMTYPE_HBW: c_int = 2;
 const POLICY_BIND_LOCAL: c_int = 0;
 const POLICY_BIND_ALL: c_int = 1;
 const POLICY_PREFERRED_LOCAL: c_int = 2;
-const POLICY_INTERLEAVE_LOCAL: c_int = 3;
 const POLICY_INTERLEAVE_ALL: c_int = 4;
 const POLICY_MAX: c_int = 5;
 const BITS_2MB: u64 = 21;
 
-/// memkind_create_kind's table: (memtype, policy, 2 MiB pages) → the static kind it means.
-fn kind_for(memtype: c_int, policy: c_int, huge: bool) -> Result<StaticKind, Error> {
+/// memkind_create_kind's table: (memtype flags, policy, flags) → the static kind it names.
+fn kind_for(memtype: c_int, policy: c_int, flags: u64) -> Option<StaticKind> {
     use StaticKind as S;
-    Ok(match (memtype, policy, huge) {
-        (MEMTYPE_DEFAULT, POLICY_PREFERRED_LOCAL, false) => S::Default,
-        (MEMTYPE_DEFAULT, POLICY_PREFERRED_LOCAL, true) => S::Hugetlb,
-        (MEMTYPE_HBW, POLICY_BIND_LOCAL, false) => S::Hbw,
-        (MEMTYPE_HBW, POLICY_BIND_LOCAL, true) => S::HbwHugetlb,
-        (MEMTYPE_HBW, POLICY_BIND_ALL, false) => S::HbwAll,
-        (MEMTYPE_HBW, POLICY_BIND_ALL, true) => S::HbwAllHugetlb,
-        (MEMTYPE_HBW, POLICY_PREFERRED_LOCAL, false) => S::HbwPreferred,
-        (MEMTYPE_HBW, POLICY_PREFERRED_LOCAL, true) => S::HbwPreferredHugetlb,
-        (MEMTYPE_HBW, POLICY_INTERLEAVE_ALL, false) => S::HbwInterleave,
-        (3, POLICY_INTERLEAVE_ALL, false) => S::Interleave,
-        _ => return Err(Error::MemtypeNotAvailable),
+    Some(match (memtype, policy, flags) {
+        (MEMTYPE_HBW, POLICY_BIND_LOCAL, 0) => S::Hbw,
+        (MEMTYPE_HBW, POLICY_BIND_LOCAL, BITS_2MB) => S::HbwHugetlb,
+        (MEMTYPE_HBW, POLICY_BIND_ALL, 0) => S::HbwAll,
+        (MEMTYPE_HBW, POLICY_BIND_ALL, BITS_2MB) => S::HbwAllHugetlb,
+        (MEMTYPE_HBW, POLICY_PREFERRED_LOCAL, 0) => S::HbwPreferred,
+        (MEMTYPE_HBW, POLICY_PREFERRED_LOCAL, BITS_2MB) => S::HbwPreferredHugetlb,
+        (MEMTYPE_HBW, POLICY_INTERLEAVE_ALL, 0) => S::HbwInterleave,
+        (MEMTYPE_DEFAULT, POLICY_PREFERRED_LOCAL, 0) => S::Default,
+        (MEMTYPE_DEFAULT, POLICY_PREFERRED_LOCAL, BITS_2MB) => S::Hugetlb,
+        (m, POLICY_INTERLEAVE_ALL, 0) if m == MEMTYPE_DEFAULT | MEMTYPE_HBW => S::Interleave,
+        _ => return None,
     })
 }
 
+/// memkind_create_kind: validates the arguments (MEMKIND_ERROR_INVALID), then looks the
+/// combination up in memkind's table (not there: INVALID). A kind this machine can serve is
+/// returned; else a PREFERRED_LOCAL request falls back to MEMKIND_DEFAULT, and any other
+/// answers MEMKIND_ERROR_MEMTYPE_NOT_AVAILABLE.
 #[no_mangle]
 pub unsafe extern "C" fn memkind_create_kind(
     memtype: c_int,
@@ -206,19 +225,19 @@ pub unsafe extern "C" fn memkind_create_kind(
     kind: *mut MemkindT,
 ) -> c_int {
     guard(code(Error::Runtime), || {
-        if kind.is_null() || memtype <= 0 || memtype > 3 || !(0..POLICY_MAX).contains(&policy) {
+        let memtype_ok = memtype != 0 && memtype & !(MEMTYPE_DEFAULT | MEMTYPE_HBW) == 0;
+        // memkind clears the bits of MEMKIND_MASK_PAGE_SIZE_2MB's value and wants nothing left.
+        let flags_ok = flags & !BITS_2MB == 0;
+        if !memtype_ok || !flags_ok || !(0..POLICY_MAX).contains(&policy) || kind.is_null() {
             return code(Error::Invalid);
         }
-        if flags != 0 && flags != BITS_2MB {
-            return code(Error::Invalid);
-        }
-        if policy == POLICY_PREFERRED_LOCAL && memtype == 3 {
-            return code(Error::Invalid);
-        }
-        let _ = POLICY_INTERLEAVE_LOCAL;
-        match kind_for(memtype, policy, flags == BITS_2MB) {
-            Ok(sk) => store_kind(kind, Ok(sk.kind())),
-            Err(e) => code(e),
+        let Some(sk) = kind_for(memtype, policy, flags) else { return code(Error::Invalid) };
+        if sk.kind().ready().is_ok() {
+            store_kind(kind, Ok(sk.kind()))
+        } else if policy == POLICY_PREFERRED_LOCAL {
+            store_kind(kind, Ok(Kind::DEFAULT))
+        } else {
+            code(Error::MemtypeNotAvailable)
         }
     })
 }
@@ -237,19 +256,62 @@ pub unsafe extern "C" fn memkind_destroy_kind(kind: MemkindT) -> c_int {
     })
 }
 
+/// Reserved huge pages of `kb` KiB, over the whole machine.
+fn hugepages_reserved(kb: usize) -> usize {
+    std::fs::read_to_string(format!("/sys/kernel/mm/hugepages/hugepages-{kb}kB/nr_hugepages"))
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(0)
+}
+
 #[no_mangle]
 pub unsafe extern "C" fn memkind_check_available(kind: MemkindT) -> c_int {
     guard(code(Error::Runtime), || match kind_of(kind) {
+        // memkind checks the 1 GiB pages of its HBW GBTLB kinds before their nodes.
+        Some(k)
+            if matches!(k.static_kind(), Some(StaticKind::HbwGbtlb | StaticKind::HbwPreferredGbtlb))
+                && hugepages_reserved(1 << 20) == 0 =>
+        {
+            code(Error::Hugetlb)
+        }
         Some(k) => k.ready().map_or_else(code, |()| MEMKIND_SUCCESS),
         None => code(Error::Invalid),
     })
 }
 
+/// memkind_get_capacity. memkind answers for the kinds its man page lists; for HUGETLB it
+/// counts the reserved 2 MiB pages and for GBTLB the 1 GiB ones (0 when there are none); every
+/// PREFERRED kind and the HBW huge-page kinds answer -1.
 #[no_mangle]
 pub unsafe extern "C" fn memkind_get_capacity(kind: MemkindT) -> isize {
-    guard(-1, || kind_of(kind).and_then(|k| k.capacity().ok()).map_or(-1, |c| c as isize))
+    use StaticKind as S;
+    guard(-1, || {
+        let Some(k) = kind_of(kind) else { return -1 };
+        match k.static_kind() {
+            Some(S::Hugetlb) => return (hugepages_reserved(2048) << 21) as isize,
+            Some(S::Gbtlb) => return (hugepages_reserved(1 << 20) << 30) as isize,
+            Some(
+                S::HbwPreferred
+                | S::HbwHugetlb
+                | S::HbwAllHugetlb
+                | S::HbwPreferredHugetlb
+                | S::HbwGbtlb
+                | S::HbwPreferredGbtlb
+                | S::DaxKmemPreferred
+                | S::HighestCapacityPreferred
+                | S::HighestCapacityLocalPreferred
+                | S::LowestLatencyLocalPreferred
+                | S::HighestBandwidthLocalPreferred,
+            ) => return -1,
+            _ => {}
+        }
+        k.capacity().map_or(-1, |c| c as isize)
+    })
 }
 
+/// memkind_check_dax_path: 0 when a file made in `dir` can be mapped with MAP_SYNC;
+/// MEMKIND_ERROR_RUNTIME when no file can be made there (or sized), MEMKIND_ERROR_MMAP when the
+/// mapping is refused (not DAX). The file is unlinked from the start.
 #[no_mangle]
 pub unsafe extern "C" fn memkind_check_dax_path(pmem_dir: *const c_char) -> c_int {
     guard(code(Error::Runtime), || {
@@ -258,11 +320,35 @@ pub unsafe extern "C" fn memkind_check_dax_path(pmem_dir: *const c_char) -> c_in
         }
         // SAFETY: the caller passes a C string.
         let dir = unsafe { CStr::from_ptr(pmem_dir) };
-        if morsel::sys::dir_supports_map_sync(dir) {
-            MEMKIND_SUCCESS
-        } else {
-            -1
+        let Ok(source) = morsel::Source::tmpfile(Path::new(std::ffi::OsStr::from_bytes(dir.to_bytes())))
+        else {
+            return code(Error::Runtime);
+        };
+        let Some(fd) = source.fd().map(|f| std::os::fd::AsRawFd::as_raw_fd(&f)) else {
+            return code(Error::Runtime);
+        };
+        let page = morsel::PAGE_SIZE;
+        // SAFETY: ftruncate and mmap on our own fd; the mapping is unmapped at once.
+        unsafe {
+            if libc::ftruncate(fd, page as libc::off_t) != 0 {
+                return code(Error::Runtime);
+            }
+            const MAP_SHARED_VALIDATE: c_int = 0x03;
+            const MAP_SYNC: c_int = 0x80000;
+            let p = libc::mmap(
+                std::ptr::null_mut(),
+                page,
+                libc::PROT_READ | libc::PROT_WRITE,
+                MAP_SHARED_VALIDATE | MAP_SYNC,
+                fd,
+                0,
+            );
+            if p == libc::MAP_FAILED {
+                return code(Error::Mmap);
+            }
+            libc::munmap(p, page);
         }
+        MEMKIND_SUCCESS
     })
 }
 
@@ -271,15 +357,26 @@ pub unsafe extern "C" fn memkind_detect_kind(ptr: *mut c_void) -> MemkindT {
     guard(std::ptr::null(), || Kind::detect(ptr.cast()).map_or(std::ptr::null(), |k| k.as_ptr()))
 }
 
+/// memkind_get_kind_by_partition: the kind in table slot `partition` (a static kind, or a live
+/// dynamic one); otherwise NULL in `*kind` and MEMKIND_ERROR_UNAVAILABLE. Our own static kind
+/// (MORSELKIND_HUGE), which memkind does not have, is not listed.
 #[no_mangle]
 pub unsafe extern "C" fn memkind_get_kind_by_partition(partition: c_int, kind: *mut MemkindT) -> c_int {
     guard(code(Error::Runtime), || {
-        let found = usize::try_from(partition).ok().and_then(Kind::from_index);
-        match (found, kind.is_null()) {
-            (Some(k), false) if k.static_kind().is_some() && k.static_kind() != Some(StaticKind::Huge) => {
-                store_kind(kind, Ok(k))
+        if kind.is_null() {
+            return code(Error::Invalid);
+        }
+        let found = usize::try_from(partition)
+            .ok()
+            .and_then(Kind::from_index)
+            .filter(|k| k.static_kind() != Some(StaticKind::Huge));
+        match found {
+            Some(k) => store_kind(kind, Ok(k)),
+            None => {
+                // SAFETY: checked non-null.
+                unsafe { *kind = std::ptr::null() };
+                code(Error::Unavailable)
             }
-            _ => code(Error::Unavailable),
         }
     })
 }
@@ -346,7 +443,7 @@ pub unsafe extern "C" fn memkind_stats_print(
             (128, b'x'),
             (256, b'e'),
         ];
-        if opts < 0 || opts >= 512 {
+        if !(0..512).contains(&opts) {
             return code(Error::Invalid);
         }
         let mut letters = Vec::new();
@@ -355,7 +452,8 @@ pub unsafe extern "C" fn memkind_stats_print(
                 letters.push(letter);
             }
         }
-        morselkind::je::stats_print(write_cb.unwrap_or(write_stderr), cbopaque, &letters);
+        // SAFETY: the callback and its opaque pointer come from the caller, as memkind documents.
+        unsafe { morselkind::je::stats_print(write_cb.unwrap_or(write_stderr), cbopaque, &letters) };
         MEMKIND_SUCCESS
     })
 }
@@ -422,10 +520,19 @@ pub unsafe extern "C" fn memkind_posix_memalign(
 ) -> c_int {
     guard(libc::ENOMEM, || {
         let word = std::mem::size_of::<*mut c_void>();
-        if memptr.is_null() || !alignment.is_power_of_two() || alignment % word != 0 {
+        if memptr.is_null() {
             return libc::EINVAL;
         }
         let Some(k) = kind_of(kind) else { return libc::EINVAL };
+        // memkind: every kind but DEFAULT (whose call is jemalloc's posix_memalign) stores NULL
+        // in *memptr before it checks anything, so a failure leaves NULL there.
+        if k != Kind::DEFAULT {
+            // SAFETY: checked non-null.
+            unsafe { *memptr = std::ptr::null_mut() };
+        }
+        if !alignment.is_power_of_two() || alignment % word != 0 {
+            return libc::EINVAL;
+        }
         if size == 0 {
             // SAFETY: checked non-null.
             unsafe { *memptr = std::ptr::null_mut() };

@@ -38,25 +38,77 @@ const BIN_CAP: usize = 32;
 const NOT_BUSY: u32 = u32::MAX;
 
 /// The size class index and class size of a small request (`size` in 1..=MAX_CACHED), equal
-/// to jemalloc's small size classes (checked against `nallocx` in the tests).
+/// to jemalloc's small size classes (checked against `nallocx` in the tests). Two table loads.
 #[inline(always)]
 pub fn class_of(size: usize) -> (usize, usize) {
-    if size <= 8 {
-        return (0, 8);
-    }
-    if size <= 128 {
-        let i = (size + 15) >> 4;
-        return (i, i << 4);
-    }
-    let lg = usize::BITS - 1 - (size - 1).leading_zeros(); // floor(log2(size - 1)) ≥ 7
-    let step = 1usize << (lg - 2);
-    let k = (size - (1 << lg) + step - 1) >> (lg - 2); // 1..=4
-    (8 + (lg as usize - 7) * 4 + k, (1 << lg) + k * step)
+    let i = CLASS_OF_8[(size + 7) >> 3] as usize;
+    (i, CLASS_SIZE[i])
 }
 
-fn bin_cap(class_size: usize) -> usize {
-    (16384 / class_size).clamp(4, BIN_CAP)
+/// The class of a size computed arithmetically: 8, 16..128 by 16, then four per doubling.
+const fn class_of_slow(size: usize) -> usize {
+    if size <= 8 {
+        return 0;
+    }
+    if size <= 128 {
+        return (size + 15) >> 4;
+    }
+    let lg = usize::BITS - 1 - (size - 1).leading_zeros(); // floor(log2(size - 1)) ≥ 7
+    let k = (size - (1 << lg) + (1 << (lg - 2)) - 1) >> (lg - 2); // 1..=4
+    8 + (lg as usize - 7) * 4 + k
 }
+
+const fn class_size_slow(i: usize) -> usize {
+    if i == 0 {
+        return 8;
+    }
+    if i <= 8 {
+        return i << 4;
+    }
+    let lg = 7 + (i - 9) / 4;
+    let k = (i - 9) % 4 + 1;
+    (1 << lg) + k * (1 << (lg - 2))
+}
+
+/// Class index by size in 8-byte steps (every class above 8 is a multiple of 16, so steps of 8
+/// never straddle a class boundary).
+static CLASS_OF_8: [u8; MAX_CACHED / 8 + 1] = {
+    let mut t = [0u8; MAX_CACHED / 8 + 1];
+    let mut i = 1;
+    while i < t.len() {
+        t[i] = class_of_slow(i * 8) as u8;
+        i += 1;
+    }
+    t
+};
+
+static CLASS_SIZE: [usize; NCLASSES] = {
+    let mut t = [0usize; NCLASSES];
+    let mut i = 0;
+    while i < NCLASSES {
+        t[i] = class_size_slow(i);
+        i += 1;
+    }
+    t
+};
+
+/// How many blocks a bin holds: about 16 KiB worth, 4 to 32 blocks.
+static BIN_CAP_OF: [usize; NCLASSES] = {
+    let mut t = [0usize; NCLASSES];
+    let mut i = 0;
+    while i < NCLASSES {
+        let c = 16384 / class_size_slow(i);
+        t[i] = if c < 4 {
+            4
+        } else if c > BIN_CAP {
+            BIN_CAP
+        } else {
+            c
+        };
+        i += 1;
+    }
+    t
+};
 
 struct Bin {
     n: usize,
@@ -291,8 +343,8 @@ fn hit(kind: Kind) -> Option<&'static mut KindCache> {
 
 /// A block of class `class` from the thread's cache for `kind`, filling the bin if empty.
 #[inline(always)]
-pub(crate) fn alloc(kind: Kind, size: usize, arena_flags: libc::c_int) -> Option<NonNull<u8>> {
-    let (class, class_size) = class_of(size);
+pub(crate) fn alloc(kind: Kind, size: usize, arena_flags: fn(Kind) -> libc::c_int) -> Option<NonNull<u8>> {
+    let class = CLASS_OF_8[(size + 7) >> 3] as usize;
     if let Some(kc) = hit(kind) {
         let bin = &mut kc.bins[class];
         if bin.n > 0 {
@@ -301,17 +353,18 @@ pub(crate) fn alloc(kind: Kind, size: usize, arena_flags: libc::c_int) -> Option
             return Some(unsafe { NonNull::new_unchecked(bin.items[bin.n]) });
         }
     }
-    alloc_slow(kind, class, class_size, arena_flags)
+    alloc_slow(kind, class, arena_flags(kind))
 }
 
 #[cold]
-fn alloc_slow(kind: Kind, class: usize, class_size: usize, flags: libc::c_int) -> Option<NonNull<u8>> {
+fn alloc_slow(kind: Kind, class: usize, flags: libc::c_int) -> Option<NonNull<u8>> {
+    let class_size = CLASS_SIZE[class];
     let (caches, kc) = kind_cache(kind)?;
     if !enter(caches, kind, kc.generation) {
         return None;
     }
     let bin = &mut kc.bins[class];
-    let want = bin_cap(class_size) / 2;
+    let want = BIN_CAP_OF[class] / 2;
     while bin.n < want {
         // SAFETY: the flags name one of the kind's arenas; inside the busy window.
         let p = unsafe { je::mallocx(class_size, flags) };
@@ -336,26 +389,26 @@ pub(crate) fn free(kind: Kind, ptr: NonNull<u8>, usable: usize) -> bool {
     if usable > MAX_CACHED {
         return false;
     }
-    let (class, class_size) = class_of(usable);
+    let class = CLASS_OF_8[(usable + 7) >> 3] as usize;
     if let Some(kc) = hit(kind) {
         let bin = &mut kc.bins[class];
-        if bin.n < bin_cap(class_size) {
+        if bin.n < BIN_CAP_OF[class] {
             bin.items[bin.n] = ptr.as_ptr();
             bin.n += 1;
             return true;
         }
     }
-    free_slow(kind, ptr, class, class_size)
+    free_slow(kind, ptr, class)
 }
 
 #[cold]
-fn free_slow(kind: Kind, ptr: NonNull<u8>, class: usize, class_size: usize) -> bool {
+fn free_slow(kind: Kind, ptr: NonNull<u8>, class: usize) -> bool {
     let Some((caches, kc)) = kind_cache(kind) else { return false };
     if !enter(caches, kind, kc.generation) {
         return false;
     }
     let bin = &mut kc.bins[class];
-    let keep = bin_cap(class_size) / 2;
+    let keep = BIN_CAP_OF[class] / 2;
     while bin.n > keep {
         bin.n -= 1;
         // SAFETY: a cached block of this live kind, inside the busy window.

@@ -69,7 +69,7 @@ impl Kind {
         }
         self.ready()?;
         if size <= cache::MAX_CACHED {
-            if let Some(p) = cache::alloc(self, size, arena_flags(self)) {
+            if let Some(p) = cache::alloc(self, size, arena_flags) {
                 return Ok(p);
             }
         }
@@ -98,7 +98,7 @@ impl Kind {
         }
         self.ready()?;
         if total <= cache::MAX_CACHED {
-            if let Some(p) = cache::alloc(self, total, arena_flags(self)) {
+            if let Some(p) = cache::alloc(self, total, arena_flags) {
                 // SAFETY: a fresh block of at least `total` bytes.
                 unsafe { p.as_ptr().write_bytes(0, total) };
                 return Ok(p);
@@ -174,6 +174,14 @@ impl Kind {
         unsafe { je::sallocx(ptr.as_ptr().cast(), 0) }
     }
 
+    /// The kind whose memory holds `ptr`, for a pointer the caller says is live (so its kind
+    /// is too): the directory alone, without checking the kind's state.
+    #[inline(always)]
+    pub(crate) fn owner_of(ptr: *const u8) -> Option<Kind> {
+        let span = directory::lookup(ptr as usize)?;
+        Kind::from_ptr(span.owner as *const KindInner)
+    }
+
     /// The kind that owns `ptr`, or `None` for memory that is not ours. Never dereferences
     /// `ptr`.
     #[inline]
@@ -189,7 +197,7 @@ impl Kind {
 /// # Safety
 /// `ptr` must be a live allocation of ours or of the C library's malloc.
 pub unsafe fn free_any(ptr: NonNull<u8>) {
-    match Kind::detect(ptr.as_ptr()) {
+    match Kind::owner_of(ptr.as_ptr()) {
         // SAFETY: the directory says it is this kind's.
         Some(kind) => unsafe { kind.free(ptr) },
         // SAFETY: not ours, so the caller vouches it is the C library's.

@@ -13,18 +13,24 @@ fn pmem_dir() -> PathBuf {
 fn default_kind_round_trip() {
     let k = Kind::DEFAULT;
     let p = k.malloc(100).unwrap();
+    // SAFETY: blocks of this test's own kinds, live until freed here; writes stay in bounds.
     unsafe {
         p.as_ptr().write_bytes(0xab, 100);
         assert!(k.usable_size(p) >= 100);
     }
     assert_eq!(Kind::detect(p.as_ptr()), Some(Kind::DEFAULT));
+    // SAFETY: blocks of this test's own kinds, live until freed here; writes stay in bounds.
     let q = unsafe { k.realloc(p, 100_000) }.unwrap();
+    // SAFETY: blocks of this test's own kinds, live until freed here; writes stay in bounds.
     assert_eq!(unsafe { *q.as_ptr().add(99) }, 0xab);
+    // SAFETY: blocks of this test's own kinds, live until freed here; writes stay in bounds.
     unsafe { k.free(q) };
     assert_eq!(k.malloc(0), Err(Error::OutOfMemory));
     assert_eq!(k.calloc(usize::MAX, 2), Err(Error::OutOfMemory));
     let c = k.calloc(10, 100).unwrap();
+    // SAFETY: blocks of this test's own kinds, live until freed here; writes stay in bounds.
     assert!((0..1000).all(|i| unsafe { *c.as_ptr().add(i) } == 0));
+    // SAFETY: blocks of this test's own kinds, live until freed here; writes stay in bounds.
     unsafe { k.free(c) };
 }
 
@@ -45,9 +51,11 @@ fn pmem_limit_enomem_then_serves_again() {
     }
     assert!(blocks.len() >= 30, "only {} MiB fit in a 32 MiB kind", blocks.len());
     for p in blocks.drain(..) {
+        // SAFETY: blocks of this test's own kinds, live until freed here; writes stay in bounds.
         unsafe { k.free(p) };
     }
     let p = k.malloc(1 << 20).expect("serves again after frees");
+    // SAFETY: blocks of this test's own kinds, live until freed here; writes stay in bounds.
     unsafe {
         k.free(p);
         k.destroy().unwrap();
@@ -59,14 +67,17 @@ fn pmem_limit_enomem_then_serves_again() {
 #[test]
 fn fixed_kind_carves_the_callers_region_and_zeroes_calloc() {
     let mut region = vec![0xffu8; 8 << 20];
+    // SAFETY: blocks of this test's own kinds, live until freed here; writes stay in bounds.
     let k = unsafe { Kind::fixed(region.as_mut_ptr(), region.len()) }.unwrap();
     let p = k.calloc(1, 4096).unwrap();
     let start = region.as_ptr() as usize;
     assert!((p.as_ptr() as usize) >= start && (p.as_ptr() as usize) < start + region.len());
+    // SAFETY: blocks of this test's own kinds, live until freed here; writes stay in bounds.
     assert!((0..4096).all(|i| unsafe { *p.as_ptr().add(i) } == 0));
     assert_eq!(Kind::detect(p.as_ptr()), Some(k));
     // Just outside the region is not ours.
     assert_eq!(Kind::detect((start - 1) as *const u8), None);
+    // SAFETY: blocks of this test's own kinds, live until freed here; writes stay in bounds.
     unsafe {
         k.free(p);
         k.destroy().unwrap();

@@ -51,6 +51,7 @@ fn huge_kind_gets_and_keeps_huge_pages() {
     let k = Kind::HUGE;
     let mut blocks: Vec<_> = (0..64).map(|_| k.malloc(1 << 20).unwrap()).collect();
     for b in &blocks {
+        // SAFETY: blocks of this test's own kinds, live until freed here; writes stay in bounds.
         unsafe { b.as_ptr().write_bytes(7, 1 << 20) };
     }
     let (start, end) = morsel_span(k);
@@ -58,16 +59,19 @@ fn huge_kind_gets_and_keeps_huge_pages() {
     assert!(huge >= 48 * 1024, "only {huge} kB of 64 MiB are huge");
     // Churn: free every other block, purge, allocate again.
     for i in (0..blocks.len()).step_by(2) {
+        // SAFETY: blocks of this test's own kinds, live until freed here; writes stay in bounds.
         unsafe { k.free(blocks[i]) };
     }
     k.purge();
     for i in (0..blocks.len()).step_by(2) {
         blocks[i] = k.malloc(1 << 20).unwrap();
+        // SAFETY: blocks of this test's own kinds, live until freed here; writes stay in bounds.
         unsafe { blocks[i].as_ptr().write_bytes(9, 1 << 20) };
     }
     let huge_after = smaps_kb(start, end, "AnonHugePages:");
     assert!(huge_after >= 48 * 1024, "after churn only {huge_after} kB are huge");
     for b in blocks {
+        // SAFETY: blocks of this test's own kinds, live until freed here; writes stay in bounds.
         unsafe { k.free(b) };
     }
 }
@@ -81,10 +85,12 @@ fn eager_population_removes_faults() {
     let size = 256 << 20;
     let p = Kind::HUGE.malloc(size).unwrap();
     let before = morsel::sys::page_faults();
+    // SAFETY: blocks of this test's own kinds, live until freed here; writes stay in bounds.
     unsafe { p.as_ptr().write_bytes(1, size) };
     let faults = morsel::sys::page_faults() - before;
     // Populated in batched calls at allocation: touching it faults (almost) never.
     assert!(faults < 64, "{faults} faults filling 256 MiB of an eager huge kind");
+    // SAFETY: blocks of this test's own kinds, live until freed here; writes stay in bounds.
     unsafe { Kind::HUGE.free(p) };
 }
 
@@ -106,8 +112,10 @@ fn morsels_are_naturally_aligned_in_address_and_file_offset() {
         assert_eq!(addr % (2 << 20), (offset % (2 << 20)) as usize);
     }
     for b in blocks {
+        // SAFETY: blocks of this test's own kinds, live until freed here; writes stay in bounds.
         unsafe { k.free(b) };
     }
+    // SAFETY: blocks of this test's own kinds, live until freed here; writes stay in bounds.
     unsafe { k.destroy().unwrap() };
 }
 
@@ -135,8 +143,10 @@ fn pmem_kinds_pack_tightly() {
     assert!(n >= 15, "a 16 MiB kind held only {n} objects of 1 MiB");
     assert!(k16.source().unwrap().file_bytes() <= 16 << 20, "file blocks exceed the limit");
     for b in blocks.drain(..) {
+        // SAFETY: blocks of this test's own kinds, live until freed here; writes stay in bounds.
         unsafe { k16.free(b) };
     }
+    // SAFETY: blocks of this test's own kinds, live until freed here; writes stay in bounds.
     unsafe { k16.destroy().unwrap() };
 
     let k64 = Kind::pmem(&PmemConfig::new(&dir, 64 << 20)).unwrap();
@@ -148,8 +158,10 @@ fn pmem_kinds_pack_tightly() {
     let pct = held as f64 * 100.0 / (64 << 20) as f64;
     assert!(pct >= 95.0, "a 64 MiB kind held only {pct:.1}% in 4000 B objects");
     for b in blocks.drain(..) {
+        // SAFETY: blocks of this test's own kinds, live until freed here; writes stay in bounds.
         unsafe { k64.free(b) };
     }
+    // SAFETY: blocks of this test's own kinds, live until freed here; writes stay in bounds.
     unsafe { k64.destroy().unwrap() };
     assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 0);
     std::fs::remove_dir(&dir).unwrap();
@@ -163,12 +175,14 @@ fn hugetlb_child() {
     k.ready().expect("HUGETLB available with pages reserved");
     let free_before = meminfo("HugePages_Free:");
     let p = k.malloc(4 << 20).unwrap();
+    // SAFETY: blocks of this test's own kinds, live until freed here; writes stay in bounds.
     unsafe { p.as_ptr().write_bytes(3, 4 << 20) };
     let (start, end) = morsel_span(k);
     let page = smaps_kb(start, end, "KernelPageSize:");
     assert!(page >= 2048, "kernel page size {page} kB for a hugetlb kind");
     let used = free_before - meminfo("HugePages_Free:");
     assert!(used >= 2, "only {used} huge pages taken for 4 MiB");
+    // SAFETY: blocks of this test's own kinds, live until freed here; writes stay in bounds.
     unsafe { k.free(p) };
     println!("hugetlb child ok: {used} pages");
 }
