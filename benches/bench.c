@@ -1,0 +1,591 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
+/* Copyright (c) morselkind authors */
+
+/*
+ * bench.c - the benchmark workloads of benches/run.sh.
+ *
+ * The same source is built twice: against the system memkind
+ * (gcc -O2 bench.c -lmemkind) and against morselkind (-DBENCH_OURS
+ * -I include -lmorselkind). It uses only the memkind API; the one
+ * morselkind addition, MORSELKIND_HUGE, is compiled only with -DBENCH_OURS.
+ *
+ * Each run does one workload and prints one line on stdout: the main figure
+ * first, then optional `name=value` extras, e.g. "12.34 faults=1024".
+ * Anything that goes wrong (a NULL allocation, corrupted memory, a leaked
+ * file descriptor, a file left in the PMEM directory, a failed kind call
+ * where none may fail) is reported on stderr with a non-zero exit status.
+ *
+ *   bench pairs  -k KIND -t THREADS -n ITERS [-N] [-d DIR]
+ *       random-size (16-1040 B) malloc/free pairs over a 1024-slot working
+ *       set per thread; prints ns per pair per thread (wall time / ITERS)
+ *       and cpu= (CPU ns per pair: the threads' CPU time / all pairs).
+ *       -N frees with memkind_free(NULL, p) instead of memkind_free(kind, p).
+ *   bench churn  -d DIR -s SECONDS
+ *       memkind_create_pmem / 100 mallocs+frees / memkind_destroy_kind cycles
+ *       for SECONDS while two threads allocate from MEMKIND_DEFAULT; prints
+ *       cycles completed, failed=, fdleak=, dirleft=, bgpairs= (the DEFAULT
+ *       threads' pairs) and cpurate= (cycles per CPU second of the churning
+ *       thread).
+ *   bench shared -d DIR -t THREADS -n ITERS
+ *       THREADS threads share one PMEM kind (the pmem_multithreads_onekind
+ *       pattern: each thread allocates a batch of 100 random sizes, writes
+ *       its id into them, checks them, frees them); prints ns per malloc/free
+ *       pair (wall time / all pairs of all threads) and cpu= (CPU ns per pair).
+ *   bench fill   -k KIND -p PIECE -T TOTAL [-d DIR]
+ *       first touch: allocate TOTAL bytes in PIECE-byte pieces, memset each;
+ *       prints GiB/s over malloc+memset, faults= (ru_minflt delta),
+ *       majflt=; then frees everything (untimed).
+ *
+ * KIND is default, pmem (memkind_create_pmem(DIR, 0)) or huge
+ * (MORSELKIND_HUGE, morselkind only).
+ */
+
+#define _GNU_SOURCE
+#ifdef BENCH_OURS
+#include <morselkind.h>
+#else
+#include <memkind.h>
+#endif
+
+#include <dirent.h>
+#include <errno.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+
+#define SLOTS 1024
+#define MIN_SIZE 16
+#define MAX_SIZE 1040
+#define CHURN_ALLOCS 100
+#define SHARED_BATCH 100
+#define MAX_THREADS 256
+
+static const char *prog = "bench";
+
+static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+static void die(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "%s: FAIL: ", prog);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    exit(1);
+}
+
+static void die_kind(int err, const char *what)
+{
+    char msg[MEMKIND_ERROR_MESSAGE_SIZE];
+    memkind_error_message(err, msg, sizeof msg);
+    die("%s: error %d: %s", what, err, msg);
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* CPU time of the calling thread: unlike wall time, it does not grow while
+ * other processes on this shared machine hold the CPU. */
+static double cpu_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* xorshift64*: cheap enough not to matter next to a malloc. */
+static inline uint64_t rnd(uint64_t *s)
+{
+    uint64_t x = *s;
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    *s = x;
+    return x * 0x2545F4914F6CDD1DULL;
+}
+
+static inline size_t rnd_size(uint64_t r)
+{
+    return MIN_SIZE + (size_t)(r % (MAX_SIZE - MIN_SIZE + 1));
+}
+
+/* ---------------------------------------------------------------- options */
+
+static struct {
+    const char *kind_name;
+    const char *dir;
+    int threads;
+    long iters;
+    int free_null;
+    double seconds;
+    size_t piece;
+    size_t total;
+} opt = {"default", NULL, 1, 10000000, 0, 10.0, 64 << 20, (size_t)2 << 30};
+
+static size_t parse_size(const char *s)
+{
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || end == s)
+        die("bad size '%s'", s);
+    switch (*end) {
+    case 'k': case 'K': v <<= 10; end++; break;
+    case 'm': case 'M': v <<= 20; end++; break;
+    case 'g': case 'G': v <<= 30; end++; break;
+    default: break;
+    }
+    if (*end)
+        die("bad size '%s'", s);
+    return (size_t)v;
+}
+
+/* The kind a workload runs on; PMEM kinds are created in opt.dir. */
+static memkind_t open_kind(void)
+{
+    memkind_t kind = NULL;
+    if (!strcmp(opt.kind_name, "default"))
+        return MEMKIND_DEFAULT;
+    if (!strcmp(opt.kind_name, "huge")) {
+#ifdef BENCH_OURS
+        return MORSELKIND_HUGE;
+#else
+        die("kind 'huge' (MORSELKIND_HUGE) exists only in morselkind");
+#endif
+    }
+    if (!strcmp(opt.kind_name, "pmem")) {
+        if (!opt.dir)
+            die("kind pmem needs -d DIR");
+        int err = memkind_create_pmem(opt.dir, 0, &kind);
+        if (err)
+            die_kind(err, "memkind_create_pmem");
+        return kind;
+    }
+    die("unknown kind '%s'", opt.kind_name);
+}
+
+static void close_kind(memkind_t kind)
+{
+    if (kind == MEMKIND_DEFAULT)
+        return;
+#ifdef BENCH_OURS
+    if (kind == MORSELKIND_HUGE)
+        return;
+#endif
+    int err = memkind_destroy_kind(kind);
+    if (err)
+        die_kind(err, "memkind_destroy_kind");
+}
+
+static int count_dir(const char *path)
+{
+    DIR *d = opendir(path);
+    if (!d)
+        die("opendir %s: %s", path, strerror(errno));
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)))
+        if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
+            n++;
+    closedir(d);
+    return n;
+}
+
+/* Open descriptors, not counting the one opendir itself holds. */
+static int count_fds(void)
+{
+    return count_dir("/proc/self/fd") - 1;
+}
+
+static void check_dir_empty(void)
+{
+    if (opt.dir) {
+        int n = count_dir(opt.dir);
+        if (n)
+            die("%d file(s) left in PMEM directory %s", n, opt.dir);
+    }
+}
+
+/* ------------------------------------------------------------------ pairs */
+
+typedef struct {
+    pthread_barrier_t *start;
+    memkind_t kind;
+    memkind_t free_kind;
+    long iters;
+    int id;
+    double begin, end;
+    atomic_int *stop; /* churn's background threads: run until set */
+    long done;
+    double cpu; /* CPU seconds of the timed loop */
+} pairs_arg;
+
+/* Tag every block with its own address, so a block handed out twice shows. */
+static inline void tag(void *p, size_t size)
+{
+    uintptr_t v = (uintptr_t)p;
+    memcpy(p, &v, sizeof v);
+    memcpy((char *)p + size - sizeof v, &v, sizeof v);
+}
+
+static inline void check_tag(void *p, size_t size)
+{
+    uintptr_t a, b;
+    memcpy(&a, p, sizeof a);
+    memcpy(&b, (char *)p + size - sizeof b, sizeof b);
+    if (a != (uintptr_t)p || b != (uintptr_t)p)
+        die("block %p of %zu bytes was overwritten", p, size);
+}
+
+static void *pairs_thread(void *varg)
+{
+    pairs_arg *a = varg;
+    void *slot[SLOTS];
+    size_t sz[SLOTS];
+    uint64_t seed = 0x9E3779B97F4A7C15ULL * (uint64_t)(a->id + 1);
+
+    /* Untimed warm-up: fill the working set. */
+    for (int i = 0; i < SLOTS; i++) {
+        sz[i] = rnd_size(rnd(&seed));
+        slot[i] = memkind_malloc(a->kind, sz[i]);
+        if (!slot[i])
+            die("memkind_malloc(%zu) returned NULL", sz[i]);
+        tag(slot[i], sz[i]);
+    }
+    if (a->start)
+        pthread_barrier_wait(a->start);
+    a->begin = now_s();
+    double c0 = cpu_s();
+
+    long n = 0;
+    for (;;) {
+        if (a->stop) {
+            if ((n & 1023) == 0 && atomic_load_explicit(a->stop, memory_order_relaxed))
+                break;
+        } else if (n == a->iters) {
+            break;
+        }
+        uint64_t r = rnd(&seed);
+        unsigned i = (unsigned)(r >> 40) & (SLOTS - 1);
+        check_tag(slot[i], sz[i]);
+        memkind_free(a->free_kind, slot[i]);
+        sz[i] = rnd_size(r);
+        slot[i] = memkind_malloc(a->kind, sz[i]);
+        if (!slot[i])
+            die("memkind_malloc(%zu) returned NULL", sz[i]);
+        tag(slot[i], sz[i]);
+        n++;
+    }
+    a->end = now_s();
+    a->cpu = cpu_s() - c0;
+    a->done = n;
+
+    for (int i = 0; i < SLOTS; i++) {
+        check_tag(slot[i], sz[i]);
+        memkind_free(a->free_kind, slot[i]);
+    }
+    return NULL;
+}
+
+static int run_pairs(void)
+{
+    if (opt.threads < 1 || opt.threads > MAX_THREADS)
+        die("bad thread count %d", opt.threads);
+    memkind_t kind = open_kind();
+    pthread_barrier_t start;
+    pthread_barrier_init(&start, NULL, (unsigned)opt.threads + 1);
+    pthread_t th[MAX_THREADS];
+    pairs_arg args[MAX_THREADS];
+    for (int t = 0; t < opt.threads; t++) {
+        args[t] = (pairs_arg){&start, kind, opt.free_null ? NULL : kind, opt.iters, t, 0, 0, NULL, 0, 0};
+        if (pthread_create(&th[t], NULL, pairs_thread, &args[t]))
+            die("pthread_create failed");
+    }
+    pthread_barrier_wait(&start);
+    /* Wall time from the first thread's start to the last one's end: the
+     * main thread may get the CPU back only after the workers began. */
+    double t0 = 0, t1 = 0, cpu = 0;
+    for (int t = 0; t < opt.threads; t++) {
+        pthread_join(th[t], NULL);
+        if (t == 0 || args[t].begin < t0)
+            t0 = args[t].begin;
+        if (args[t].end > t1)
+            t1 = args[t].end;
+        cpu += args[t].cpu;
+    }
+    pthread_barrier_destroy(&start);
+    close_kind(kind);
+    check_dir_empty();
+    printf("%.3f cpu=%.3f\n", (t1 - t0) * 1e9 / (double)opt.iters, cpu * 1e9 / ((double)opt.iters * opt.threads));
+    return 0;
+}
+
+/* ------------------------------------------------------------------ churn */
+
+/* One create/use/destroy cycle; returns the number of failed calls. */
+static int churn_cycle(uint64_t *seed)
+{
+    memkind_t k = NULL;
+    void *p[CHURN_ALLOCS];
+    size_t s[CHURN_ALLOCS];
+    int failed = 0;
+    int err = memkind_create_pmem(opt.dir, 0, &k);
+    if (err) {
+        static int said;
+        if (!said++) {
+            char msg[MEMKIND_ERROR_MESSAGE_SIZE];
+            memkind_error_message(err, msg, sizeof msg);
+            fprintf(stderr, "%s: churn: first failed memkind_create_pmem: %d: %s\n", prog, err, msg);
+        }
+        return 1;
+    }
+    for (int i = 0; i < CHURN_ALLOCS; i++) {
+        s[i] = rnd_size(rnd(seed));
+        p[i] = memkind_malloc(k, s[i]);
+        if (p[i])
+            tag(p[i], s[i]);
+        else
+            failed++;
+    }
+    for (int i = 0; i < CHURN_ALLOCS; i++) {
+        if (p[i]) {
+            check_tag(p[i], s[i]);
+            memkind_free(k, p[i]);
+        }
+    }
+    err = memkind_destroy_kind(k);
+    if (err) {
+        static int said;
+        if (!said++)
+            fprintf(stderr, "%s: churn: first failed memkind_destroy_kind: %d\n", prog, err);
+        failed++;
+    }
+    return failed;
+}
+
+static int run_churn(void)
+{
+    if (!opt.dir)
+        die("churn needs -d DIR");
+    uint64_t seed = 42;
+    long failed = churn_cycle(&seed); /* untimed: lets lazy initialisation open what it opens */
+    if (failed)
+        die("the warm-up create/use/destroy cycle failed");
+    int fds0 = count_fds();
+
+    atomic_int stop = 0;
+    pthread_t th[2];
+    pairs_arg args[2];
+    for (int t = 0; t < 2; t++) {
+        args[t] = (pairs_arg){NULL, MEMKIND_DEFAULT, MEMKIND_DEFAULT, 0, t + 1, 0, 0, &stop, 0, 0};
+        if (pthread_create(&th[t], NULL, pairs_thread, &args[t]))
+            die("pthread_create failed");
+    }
+    long cycles = 0;
+    double c0 = cpu_s();
+    double t0 = now_s(), end = t0 + opt.seconds;
+    while (now_s() < end) {
+        int f = churn_cycle(&seed);
+        failed += f;
+        if (!f)
+            cycles++;
+    }
+    double cpu = cpu_s() - c0;
+    atomic_store(&stop, 1);
+    long bg = 0;
+    for (int t = 0; t < 2; t++) {
+        pthread_join(th[t], NULL);
+        bg += args[t].done;
+    }
+    int fdleak = count_fds() - fds0;
+    int left = count_dir(opt.dir);
+    printf("%ld failed=%ld fdleak=%d dirleft=%d bgpairs=%ld cpurate=%.1f\n", cycles, failed, fdleak, left, bg,
+           cpu > 0 ? (double)cycles / cpu : 0.0);
+    if (fdleak || left)
+        die("churn left %d descriptor(s) open and %d file(s) in %s", fdleak, left, opt.dir);
+    return 0;
+}
+
+/* ----------------------------------------------------------------- shared */
+
+typedef struct {
+    pthread_barrier_t *start;
+    memkind_t kind;
+    long iters;
+    int id;
+    double begin, end;
+    double cpu;
+} shared_arg;
+
+static void *shared_thread(void *varg)
+{
+    shared_arg *a = varg;
+    void *p[SHARED_BATCH];
+    size_t s[SHARED_BATCH];
+    uint64_t seed = 0xD1B54A32D192ED03ULL * (uint64_t)(a->id + 1);
+    pthread_barrier_wait(a->start);
+    a->begin = now_s();
+    double c0 = cpu_s();
+    for (long done = 0; done < a->iters; done += SHARED_BATCH) {
+        for (int i = 0; i < SHARED_BATCH; i++) {
+            s[i] = rnd_size(rnd(&seed));
+            p[i] = memkind_malloc(a->kind, s[i]);
+            if (!p[i])
+                die("thread %d: memkind_malloc(%zu) returned NULL", a->id, s[i]);
+            /* The example's int holding the thread id, after the block's address. */
+            uintptr_t self = (uintptr_t)p[i];
+            memcpy(p[i], &self, sizeof self);
+            memcpy((char *)p[i] + sizeof self, &a->id, sizeof a->id);
+        }
+        for (int i = 0; i < SHARED_BATCH; i++) {
+            uintptr_t self;
+            int id;
+            memcpy(&self, p[i], sizeof self);
+            memcpy(&id, (char *)p[i] + sizeof self, sizeof id);
+            if (self != (uintptr_t)p[i] || id != a->id)
+                die("thread %d: block %p was overwritten (id %d)", a->id, p[i], id);
+            memkind_free(a->kind, p[i]);
+        }
+    }
+    a->end = now_s();
+    a->cpu = cpu_s() - c0;
+    return NULL;
+}
+
+static int run_shared(void)
+{
+    if (opt.threads < 1 || opt.threads > MAX_THREADS)
+        die("bad thread count %d", opt.threads);
+    opt.kind_name = "pmem";
+    memkind_t kind = open_kind();
+    long per = (opt.iters + SHARED_BATCH - 1) / SHARED_BATCH * SHARED_BATCH;
+    pthread_barrier_t start;
+    pthread_barrier_init(&start, NULL, (unsigned)opt.threads + 1);
+    pthread_t th[MAX_THREADS];
+    shared_arg args[MAX_THREADS];
+    for (int t = 0; t < opt.threads; t++) {
+        args[t] = (shared_arg){&start, kind, per, t, 0, 0, 0};
+        if (pthread_create(&th[t], NULL, shared_thread, &args[t]))
+            die("pthread_create failed");
+    }
+    pthread_barrier_wait(&start);
+    /* Wall time from the first thread's start to the last one's end: the
+     * main thread may get the CPU back only after the workers began. */
+    double t0 = 0, t1 = 0, cpu = 0;
+    for (int t = 0; t < opt.threads; t++) {
+        pthread_join(th[t], NULL);
+        if (t == 0 || args[t].begin < t0)
+            t0 = args[t].begin;
+        if (args[t].end > t1)
+            t1 = args[t].end;
+        cpu += args[t].cpu;
+    }
+    pthread_barrier_destroy(&start);
+    close_kind(kind);
+    check_dir_empty();
+    printf("%.3f cpu=%.3f\n", (t1 - t0) * 1e9 / ((double)per * opt.threads), cpu * 1e9 / ((double)per * opt.threads));
+    return 0;
+}
+
+/* ------------------------------------------------------------------- fill */
+
+static int run_fill(void)
+{
+    if (opt.piece < 4096 || opt.total < opt.piece)
+        die("bad piece %zu / total %zu", opt.piece, opt.total);
+    size_t n = opt.total / opt.piece;
+    void **p = calloc(n, sizeof *p);
+    if (!p)
+        die("calloc failed");
+    memkind_t kind = open_kind();
+
+    struct rusage r0, r1;
+    getrusage(RUSAGE_SELF, &r0);
+    double t0 = now_s();
+    for (size_t i = 0; i < n; i++) {
+        p[i] = memkind_malloc(kind, opt.piece);
+        if (!p[i])
+            die("memkind_malloc(%zu) returned NULL after %zu pieces", opt.piece, i);
+        memset(p[i], (int)(i & 0x7f) + 1, opt.piece);
+    }
+    double t1 = now_s();
+    getrusage(RUSAGE_SELF, &r1);
+
+    /* Spot-check the fill: first, middle and last byte of every piece. */
+    for (size_t i = 0; i < n; i++) {
+        const unsigned char *c = p[i];
+        unsigned char want = (unsigned char)((i & 0x7f) + 1);
+        if (c[0] != want || c[opt.piece / 2] != want || c[opt.piece - 1] != want)
+            die("piece %zu lost its contents", i);
+    }
+    for (size_t i = 0; i < n; i++)
+        memkind_free(kind, p[i]);
+    close_kind(kind);
+    free(p);
+    check_dir_empty();
+
+    double gib = (double)(n * opt.piece) / (double)(1 << 30);
+    printf("%.3f faults=%ld majflt=%ld secs=%.4f\n", gib / (t1 - t0), r1.ru_minflt - r0.ru_minflt,
+           r1.ru_majflt - r0.ru_majflt, t1 - t0);
+    return 0;
+}
+
+/* ------------------------------------------------------------------- main */
+
+static void usage(void) __attribute__((noreturn));
+static void usage(void)
+{
+    fprintf(stderr,
+            "usage: %s pairs  -k default|pmem|huge -t THREADS -n ITERS [-N] [-d DIR]\n"
+            "       %s churn  -d DIR -s SECONDS\n"
+            "       %s shared -d DIR -t THREADS -n ITERS\n"
+            "       %s fill   -k default|pmem|huge -p PIECE -T TOTAL [-d DIR]\n",
+            prog, prog, prog, prog);
+    exit(2);
+}
+
+int main(int argc, char **argv)
+{
+    prog = argv[0];
+    if (argc < 2)
+        usage();
+    const char *mode = argv[1];
+    optind = 2;
+    int c;
+    while ((c = getopt(argc, argv, "k:t:n:Nd:s:p:T:")) != -1) {
+        switch (c) {
+        case 'k': opt.kind_name = optarg; break;
+        case 't': opt.threads = atoi(optarg); break;
+        case 'n': opt.iters = atol(optarg); break;
+        case 'N': opt.free_null = 1; break;
+        case 'd': opt.dir = optarg; break;
+        case 's': opt.seconds = atof(optarg); break;
+        case 'p': opt.piece = parse_size(optarg); break;
+        case 'T': opt.total = parse_size(optarg); break;
+        default: usage();
+        }
+    }
+    if (optind != argc || opt.iters < 1 || opt.seconds <= 0)
+        usage();
+    if (!strcmp(mode, "pairs"))
+        return run_pairs();
+    if (!strcmp(mode, "churn"))
+        return run_churn();
+    if (!strcmp(mode, "shared"))
+        return run_shared();
+    if (!strcmp(mode, "fill"))
+        return run_fill();
+    usage();
+}

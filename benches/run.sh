@@ -1,0 +1,400 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT OR Apache-2.0
+# Copyright (c) morselkind authors
+#
+# benches/run.sh - morselkind against the system memkind, in one run.
+#
+#   bash benches/run.sh            full run (~10 min): 5 reps, 10 s churn, 2 GiB fills,
+#                                  7 reps of the ext4 PMEM fills
+#   bash benches/run.sh --quick    smoke run (~2 min): 3 reps, 3 s churn, 512 MiB fills
+#
+# It builds benches/bench.c twice, against the system memkind (gcc -O2 ... -lmemkind) and
+# against morselkind (-DBENCH_OURS -I include -lmorselkind, on a frozen copy of
+# target/release/libmorselkind.so so that a concurrent cargo build cannot swap the library
+# under a running benchmark). Every workload gets warm-up runs of both sides, then
+# alternating runs: memkind, ours, memkind, ours, ... Each run is a fresh process that
+# prints one figure (plus key=value extras). The table gives medians and min-max, and is
+# written to benches/results.md (benches/results-quick.md for --quick).
+#
+# Options (or the environment variables in brackets):
+#   --quick                 the smoke settings above
+#   --reps N                measured runs per side                       [REPS]
+#   --pmem-reps N           runs of the ext4 PMEM fills (full: max(7, reps)) [PMEM_REPS]
+#   --warmup N              warm-up runs per side                        [WARMUP=1]
+#   --churn-seconds S       length of each churn run                     [CHURN_SECONDS]
+#   --fill SIZE             bytes per first-touch fill, e.g. 2G, 512M    [FILL]
+#   --iters N               malloc/free pairs per thread and run         [ITERS]
+#   --shared-iters N        pairs per thread in the shared PMEM workload [SHARED_ITERS]
+#   --shared-threads N      threads sharing one PMEM kind                [SHARED_THREADS=8]
+#   --only REGEX            run only the workloads whose id matches (ids: see --list)
+#   --list                  print the workload ids and exit
+#   --out FILE              where to write the table
+#   --no-build              do not run cargo build --release
+#
+# Before every ext4 PMEM fill run it does `sync; echo 3 > /proc/sys/vm/drop_caches` when
+# it runs as root (and says so in the table when it cannot). Exits non-zero when a run
+# failed or when our churn had failed calls.
+
+set -uo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+BENCH="$ROOT/benches"
+REL="$ROOT/target/release"
+B="$BENCH/build"
+CC="${CC:-gcc}"
+CFLAGS=(-std=gnu11 -O2 -Wall -Wextra -Werror)
+
+QUICK=0
+BUILD=1
+ONLY=""
+LIST=0
+OUT=""
+REPS="${REPS:-}"
+PMEM_REPS="${PMEM_REPS:-}"
+WARMUP="${WARMUP:-1}"
+CHURN_SECONDS="${CHURN_SECONDS:-}"
+FILL="${FILL:-}"
+ITERS="${ITERS:-}"
+SHARED_ITERS="${SHARED_ITERS:-}"
+SHARED_THREADS="${SHARED_THREADS:-8}"
+
+usage() { sed -n '4,33s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; exit "${1:-0}"; }
+while (($#)); do
+    case "$1" in
+    --quick) QUICK=1 ;;
+    --reps) REPS="$2"; shift ;;
+    --pmem-reps) PMEM_REPS="$2"; shift ;;
+    --warmup) WARMUP="$2"; shift ;;
+    --churn-seconds) CHURN_SECONDS="$2"; shift ;;
+    --fill) FILL="$2"; shift ;;
+    --iters) ITERS="$2"; shift ;;
+    --shared-iters) SHARED_ITERS="$2"; shift ;;
+    --shared-threads) SHARED_THREADS="$2"; shift ;;
+    --only) ONLY="$2"; shift ;;
+    --list) LIST=1 ;;
+    --out) OUT="$2"; shift ;;
+    --no-build) BUILD=0 ;;
+    -h | --help) usage 0 ;;
+    *) echo "run.sh: unknown option $1" >&2; usage 2 ;;
+    esac
+    shift
+done
+
+if ((QUICK)); then
+    : "${REPS:=3}" "${PMEM_REPS:=$REPS}" "${CHURN_SECONDS:=3}" "${FILL:=512M}"
+    : "${ITERS:=1000000}" "${SHARED_ITERS:=250000}" "${OUT:=$BENCH/results-quick.md}"
+    MODE=quick
+else
+    : "${REPS:=5}" "${CHURN_SECONDS:=10}" "${FILL:=2G}"
+    : "${ITERS:=5000000}" "${SHARED_ITERS:=1000000}" "${OUT:=$BENCH/results.md}"
+    : "${PMEM_REPS:=$((REPS > 7 ? REPS : 7))}"
+    MODE=full
+fi
+# A warm-up churn run needs no more than a couple of seconds.
+CHURN_WARM_SECONDS=$(awk -v s="$CHURN_SECONDS" 'BEGIN { print (s < 2 ? s : 2) }')
+
+say() { echo "run.sh: $*" >&2; }
+die() { echo "run.sh: FAIL: $*" >&2; exit 1; }
+
+# --------------------------------------------------------------- workloads
+# id | label | unit of the main figure | better (lower|higher) | memkind args | our args |
+# extra rows (field:label:better,...) | pre-run hook | reps
+# @DIR@ becomes a fresh, dedicated PMEM directory for the run.
+FILL_H="$(echo "$FILL" | sed 's/G$/ GiB/; s/M$/ MiB/')"
+WORKLOADS=(
+"pairs-default-1t|random 16–1040 B pairs, DEFAULT, 1 thread|ns/pair|lower|pairs -k default -t 1 -n $ITERS|pairs -k default -t 1 -n $ITERS|cpu:CPU ns/pair:lower||$REPS"
+"pairs-default-2t|random 16–1040 B pairs, DEFAULT, 2 threads|ns/pair/thread|lower|pairs -k default -t 2 -n $ITERS|pairs -k default -t 2 -n $ITERS|cpu:CPU ns/pair:lower||$REPS"
+"pairs-pmem-1t|random 16–1040 B pairs, PMEM, 1 thread, free(kind, p)|ns/pair|lower|pairs -k pmem -t 1 -n $ITERS -d @DIR@|pairs -k pmem -t 1 -n $ITERS -d @DIR@|cpu:CPU ns/pair:lower||$REPS"
+"pairs-pmem-2t|random 16–1040 B pairs, PMEM, 2 threads|ns/pair/thread|lower|pairs -k pmem -t 2 -n $ITERS -d @DIR@|pairs -k pmem -t 2 -n $ITERS -d @DIR@|cpu:CPU ns/pair:lower||$REPS"
+"pairs-pmem-1t-freenull|random 16–1040 B pairs, PMEM, 1 thread, free(NULL, p)|ns/pair|lower|pairs -k pmem -t 1 -n $ITERS -N -d @DIR@|pairs -k pmem -t 1 -n $ITERS -N -d @DIR@|cpu:CPU ns/pair:lower||$REPS"
+"shared-pmem|$SHARED_THREADS threads share one PMEM kind (pmem_multithreads_onekind)|ns/op|lower|shared -t $SHARED_THREADS -n $SHARED_ITERS -d @DIR@|shared -t $SHARED_THREADS -n $SHARED_ITERS -d @DIR@|cpu:CPU ns/pair:lower||$REPS"
+"churn|PMEM create/100 allocs/destroy, ${CHURN_SECONDS} s, 2 DEFAULT threads busy|cycles|higher|churn -s $CHURN_SECONDS -d @DIR@|churn -s $CHURN_SECONDS -d @DIR@|cpurate:cycles per CPU second of the churning thread:higher,failed:failed calls:lower||$REPS"
+"fill-default-64M|first touch $FILL_H in 64 MiB pieces, DEFAULT|GiB/s|higher|fill -k default -p 64M -T $FILL|fill -k default -p 64M -T $FILL|faults:minor faults:lower||$REPS"
+"fill-default-64K|first touch $FILL_H in 64 KiB pieces, DEFAULT|GiB/s|higher|fill -k default -p 64K -T $FILL|fill -k default -p 64K -T $FILL|faults:minor faults:lower||$REPS"
+"fill-huge-64M|first touch $FILL_H in 64 MiB pieces, ours MORSELKIND_HUGE vs memkind DEFAULT|GiB/s|higher|fill -k default -p 64M -T $FILL|fill -k huge -p 64M -T $FILL|faults:minor faults:lower||$REPS"
+"fill-huge-64K|first touch $FILL_H in 64 KiB pieces, ours MORSELKIND_HUGE vs memkind DEFAULT|GiB/s|higher|fill -k default -p 64K -T $FILL|fill -k huge -p 64K -T $FILL|faults:minor faults:lower||$REPS"
+"fill-pmem-64M|first touch $FILL_H in 64 MiB pieces, PMEM on ext4 /var/tmp|GiB/s|higher|fill -k pmem -p 64M -T $FILL -d @DIR@|fill -k pmem -p 64M -T $FILL -d @DIR@|faults:minor faults:lower|dropcaches|$PMEM_REPS"
+"fill-pmem-64K|first touch $FILL_H in 64 KiB pieces, PMEM on ext4 /var/tmp|GiB/s|higher|fill -k pmem -p 64K -T $FILL -d @DIR@|fill -k pmem -p 64K -T $FILL -d @DIR@|faults:minor faults:lower|dropcaches|$PMEM_REPS"
+)
+
+if ((LIST)); then
+    for w in "${WORKLOADS[@]}"; do IFS='|' read -r id label _ <<<"$w"; printf '%-24s %s\n' "$id" "$label"; done
+    exit 0
+fi
+
+# ------------------------------------------------------------------- build
+mkdir -p "$B/lib" "$B/bin"
+if ((BUILD)); then
+    say "cargo build --release"
+    (cd "$ROOT" && cargo build --release >&2) || die "cargo build --release failed"
+fi
+[[ -f "$REL/libmorselkind.so" ]] || die "$REL/libmorselkind.so is missing: run cargo build --release"
+[[ -f /usr/include/memkind.h ]] || die "the system memkind is not installed (apt-get install libmemkind-dev)"
+ln -sfn libmorselkind.so "$REL/libmorselkind.so.0"
+# Freeze the library under test: other builds may replace target/release's copy mid-run.
+cp -f "$REL/libmorselkind.so" "$B/lib/libmorselkind.so.tmp" && mv -f "$B/lib/libmorselkind.so.tmp" "$B/lib/libmorselkind.so"
+ln -sfn libmorselkind.so "$B/lib/libmorselkind.so.0"
+
+THEIRS="$B/bin/bench-memkind"
+OURS="$B/bin/bench-ours"
+"$CC" "${CFLAGS[@]}" "$BENCH/bench.c" -o "$THEIRS" -lmemkind -lpthread || die "building against memkind failed"
+"$CC" "${CFLAGS[@]}" -DBENCH_OURS -I "$ROOT/include" "$BENCH/bench.c" -o "$OURS" \
+    -L "$B/lib" -lmorselkind -Wl,-rpath,"$B/lib" -lpthread || die "building against morselkind failed"
+LDD_T="$(ldd "$THEIRS")" LDD_O="$(ldd "$OURS")"
+grep -q 'libmemkind\.so' <<<"$LDD_T" || die "$THEIRS is not linked with libmemkind"
+grep -q "$B/lib/libmorselkind\.so" <<<"$LDD_O" || die "$OURS does not load $B/lib/libmorselkind.so"
+! grep -q 'libmemkind\.so' <<<"$LDD_O" || die "$OURS pulls in the system libmemkind"
+
+# ------------------------------------------------------------------ runner
+RES="$B/results"
+rm -rf "$RES"
+mkdir -p "$RES"
+PMEM_ROOT="$(mktemp -d /var/tmp/morselkind-bench.XXXXXX)" || die "cannot create a directory in /var/tmp"
+trap 'rm -rf "$PMEM_ROOT"' EXIT
+FAILED=0
+CAN_DROP=0
+[[ $EUID -eq 0 && -w /proc/sys/vm/drop_caches ]] && CAN_DROP=1
+
+drop_caches() {
+    sync
+    if ((CAN_DROP)); then echo 3 >/proc/sys/vm/drop_caches; fi
+}
+
+# run_one ID SIDE KEEP ARGS: one process; KEEP=1 records its figures under $RES.
+run_one() {
+    local id="$1" side="$2" keep="$3" args="$4" pre="$5" bin dir out err rc
+    [[ $side == memkind ]] && bin="$THEIRS" || bin="$OURS"
+    dir="$PMEM_ROOT/$id.$side"
+    rm -rf "$dir" && mkdir -p "$dir"
+    args="${args//@DIR@/$dir}"
+    [[ $pre == dropcaches ]] && drop_caches
+    local limit=300
+    [[ $id == churn ]] && limit=$(awk -v s="$CHURN_SECONDS" 'BEGIN { print int(s) + 120 }')
+    out="$(timeout "$limit" "$bin" $args 2>"$RES/stderr")"
+    rc=$?
+    err="$(cat "$RES/stderr")"
+    [[ -n $err ]] && sed "s/^/    [$side] /" "$RES/stderr" >&2
+    if ((rc != 0)) || [[ -z $out ]]; then
+        say "$id: $side run failed (exit $rc): $bin $args"
+        echo "$side exit $rc: ${err:-no message}" >>"$RES/$id.failures"
+        FAILED=1
+        return 1
+    fi
+    if [[ -n $(find "$dir" -mindepth 1 -print -quit) ]]; then
+        say "$id: $side left files in $dir"
+        echo "$side left files in its PMEM directory" >>"$RES/$id.failures"
+        FAILED=1
+    fi
+    rm -rf "$dir"
+    ((keep)) || return 0
+    local tok first=1
+    for tok in $out; do
+        if ((first)); then
+            echo "$tok" >>"$RES/$id.$side.main"
+            first=0
+        else
+            echo "${tok#*=}" >>"$RES/$id.$side.${tok%%=*}"
+        fi
+    done
+    LAST="$(awk '{ print $1 }' <<<"$out")"
+}
+
+# stats FILE: "median min max n" of one figure per line.
+stats() {
+    [[ -s $1 ]] || { echo "- - - 0"; return; }
+    sort -g "$1" | awk '{ v[NR] = $1 } END {
+        m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
+        print m, v[1], v[NR], NR }'
+}
+
+START_LOAD="$(cut -d' ' -f1-3 /proc/loadavg)"
+START_TIME=$(date +%s)
+n_work=0
+for w in "${WORKLOADS[@]}"; do
+    IFS='|' read -r id _ <<<"$w"
+    [[ -z $ONLY || $id =~ $ONLY ]] && n_work=$((n_work + 1))
+done
+say "$MODE run: $n_work workloads, $REPS reps (ext4 PMEM fills: $PMEM_REPS), $WARMUP warm-up, churn ${CHURN_SECONDS}s, fills $FILL_H, $ITERS pairs/thread"
+say "memkind: $THEIRS   ours: $OURS"
+k=0
+for w in "${WORKLOADS[@]}"; do
+    IFS='|' read -r id label unit better targs oargs extra pre reps <<<"$w"
+    [[ -z $ONLY || $id =~ $ONLY ]] || continue
+    k=$((k + 1))
+    wt="$targs" wo="$oargs"
+    if [[ $id == churn ]]; then
+        wt="${targs/-s $CHURN_SECONDS/-s $CHURN_WARM_SECONDS}"
+        wo="${oargs/-s $CHURN_SECONDS/-s $CHURN_WARM_SECONDS}"
+    fi
+    say "[$k/$n_work] $id: $label"
+    for ((i = 0; i < WARMUP; i++)); do
+        run_one "$id" memkind 0 "$wt" "$pre"
+        run_one "$id" ours 0 "$wo" "$pre"
+    done
+    line=""
+    for ((i = 0; i < reps; i++)); do
+        LAST="FAIL"; run_one "$id" memkind 1 "$targs" "$pre"; a="$LAST"
+        LAST="FAIL"; run_one "$id" ours 1 "$oargs" "$pre"; o="$LAST"
+        line+=" $a/$o"
+    done
+    say "    $unit (memkind/ours):$line"
+done
+END_LOAD="$(cut -d' ' -f1-3 /proc/loadavg)"
+ELAPSED=$(($(date +%s) - START_TIME))
+
+# ------------------------------------------------------------------- table
+fmt() {
+    awk -v x="$1" 'BEGIN {
+        if (x == "-") { print "-"; exit }
+        a = x < 0 ? -x : x
+        if (x == int(x) && a < 1e4) printf "%d", x
+        else if (a >= 1e6) printf "%.2fM", x / 1e6
+        else if (a >= 1e4) printf "%.1fk", x / 1e3
+        else if (a >= 100) printf "%.0f", x
+        else if (a >= 10) printf "%.1f", x
+        else printf "%.2f", x
+    }'
+}
+cell() { # FILE -> "median (min–max)"
+    local m lo hi n
+    read -r m lo hi n < <(stats "$1")
+    ((n == 0)) && { echo "FAIL"; return; }
+    echo "$(fmt "$m") ($(fmt "$lo")–$(fmt "$hi"))"
+}
+median() { local m _; read -r m _ < <(stats "$1"); echo "$m"; }
+# speedup BETTER MEMKIND OURS: >1 means ours is better.
+speedup() {
+    awk -v b="$1" -v t="$2" -v o="$3" 'BEGIN {
+        if (t == "-" || o == "-") { print "-"; exit }
+        if (t == 0 && o == 0) { print "—"; exit }
+        if (b == "lower") { if (o == 0) { print (t == 0 ? "1.00×" : "∞"); exit } r = t / o }
+        else { if (t == 0) { print "∞"; exit } r = o / t }
+        printf (r >= 100 ? "%.0f×" : "%.2f×"), r }'
+}
+
+TABLE="$B/table.md"
+{
+    echo "| workload | metric | memkind median (min–max) | ours median (min–max) | ours speedup (memkind/ours for ns and faults, ours/memkind for GiB/s and cycles; >1 = ours better) |"
+    echo "|---|---|---|---|---|"
+    for w in "${WORKLOADS[@]}"; do
+        IFS='|' read -r id label unit better targs oargs extra pre reps <<<"$w"
+        [[ -z $ONLY || $id =~ $ONLY ]] || continue
+        rows=("main:$unit:$better")
+        IFS=',' read -r -a more <<<"$extra"
+        rows+=("${more[@]}")
+        for r in "${rows[@]}"; do
+            [[ -n $r ]] || continue
+            IFS=':' read -r field metric b <<<"$r"
+            t="$RES/$id.memkind.$field" o="$RES/$id.ours.$field"
+            note=""
+            [[ -f $RES/$id.failures ]] && note=" **(failed runs: $(wc -l <"$RES/$id.failures"))**"
+            echo "| $label$note | $metric ($b is better) | $(cell "$t") | $(cell "$o") | $(speedup "$b" "$(median "$t")" "$(median "$o")") |"
+        done
+    done
+} >"$TABLE"
+
+# Derived figures, from the medians above, with the issues' targets.
+med() { median "$RES/$1"; }
+calc() { awk "BEGIN { x = $1; printf \"%.2f\", x }" 2>/dev/null || echo "-"; }
+have() { local f; for f in "$@"; do [[ -s $RES/$f ]] || return 1; done; }
+check() { awk -v x="$1" -v op="$2" -v y="$3" 'BEGIN {
+    if (x == "-" || x == "") { print ""; exit }
+    ok = (op == "<=" || op == "≤") ? (x <= y) : (x >= y); print (ok ? "✓" : "✗") }'; }
+DERIVED="$B/derived.md"
+{
+    echo "| derived figure (from the medians) | memkind | ours | target for ours (issues 4, 7) |"
+    echo "|---|---|---|---|"
+    for kind in default pmem; do
+        K=$(tr a-z A-Z <<<"$kind")
+        if have "pairs-$kind-1t.memkind.main" "pairs-$kind-2t.memkind.main" "pairs-$kind-1t.ours.main" "pairs-$kind-2t.ours.main"; then
+            tm=$(calc "2 * $(med pairs-$kind-1t.memkind.main) / $(med pairs-$kind-2t.memkind.main)")
+            to=$(calc "2 * $(med pairs-$kind-1t.ours.main) / $(med pairs-$kind-2t.ours.main)")
+            echo "| $K 2-thread scaling (2-thread throughput / 1-thread throughput = 2 × ns₁ / ns₂) | $tm | $to | ≥ 1.8 $(check "$to" ">=" 1.8) |"
+        fi
+    done
+    # ratio_rows LABEL NUM DEN OP TARGET SIDES: NUM/DEN medians (files without the .side.field
+    # suffix when SIDES is "both": each side over itself), on wall time and on CPU time.
+    ratio_rows() {
+        local label="$1" num="$2" den="$3" op="$4" target="$5" sides="$6" f tm to
+        for f in main cpu; do
+            local basis="wall time"
+            [[ $f == cpu ]] && basis="CPU time"
+            if [[ $sides == both ]]; then
+                have "$num.memkind.$f" "$den.memkind.$f" "$num.ours.$f" "$den.ours.$f" || continue
+                tm=$(calc "$(med $num.memkind.$f) / $(med $den.memkind.$f)")
+                to=$(calc "$(med $num.ours.$f) / $(med $den.ours.$f)")
+            else # NUM and DEN name their sides
+                have "$num.$f" "$den.$f" || continue
+                tm=""
+                to=$(calc "$(med $num.$f) / $(med $den.$f)")
+            fi
+            echo "| $label ($basis) | $tm | $to | $op $target $(check "$to" "$op" "$target") |"
+        done
+    }
+    ratio_rows "PMEM free(NULL, p) ns / free(kind, p) ns" pairs-pmem-1t-freenull pairs-pmem-1t "≤" 1.10 both
+    ratio_rows "DEFAULT 1-thread ns: ours / memkind" pairs-default-1t.ours pairs-default-1t.memkind "≤" 1.10 one
+    ratio_rows "DEFAULT 2-thread ns: ours / memkind" pairs-default-2t.ours pairs-default-2t.memkind "≤" 1.10 one
+    ratio_rows "PMEM 1-thread ns: ours PMEM / memkind DEFAULT" pairs-pmem-1t.ours pairs-default-1t.memkind "≤" 1.25 one
+    ratio_rows "PMEM 1-thread speedup: memkind PMEM ns / ours PMEM ns" pairs-pmem-1t.memkind pairs-pmem-1t.ours "≥" 4 one
+    if have churn.memkind.main churn.ours.main; then
+        to=$(calc "$(med churn.ours.main) / $(med churn.memkind.main)")
+        echo "| churn cycles: ours / memkind (wall time) | | $to | ≥ 3 $(check "$to" ">=" 3) |"
+        if have churn.memkind.cpurate churn.ours.cpurate; then
+            to=$(calc "$(med churn.ours.cpurate) / $(med churn.memkind.cpurate)")
+            echo "| churn cycles per CPU second: ours / memkind (CPU time) | | $to | ≥ 3 $(check "$to" ">=" 3) |"
+        fi
+        for f in failed fdleak dirleft; do
+            tm=$(awk '{ s += $1 } END { print s + 0 }' "$RES/churn.memkind.$f" 2>/dev/null)
+            to=$(awk '{ s += $1 } END { print s + 0 }' "$RES/churn.ours.$f" 2>/dev/null)
+            echo "| churn: $f, summed over all measured runs | $tm | $to | 0 $(check "$to" "<=" 0) |"
+        done
+    fi
+    for p in 64M 64K; do
+        if have "fill-huge-$p.memkind.main" "fill-huge-$p.ours.main"; then
+            to=$(calc "$(med fill-huge-$p.ours.main) / $(med fill-huge-$p.memkind.main)")
+            echo "| HUGE fill GiB/s ($p pieces) / memkind DEFAULT | | $to | ≥ 5 $(check "$to" ">=" 5) |"
+            to=$(awk -v o="$(med fill-huge-$p.ours.faults)" -v t="$(med fill-huge-$p.memkind.faults)" 'BEGIN { printf "%.4f", o / t }')
+            echo "| HUGE faults ($p pieces) / memkind DEFAULT faults | | $to | ≤ 0.01 $(check "$to" "<=" 0.01) |"
+        fi
+        if have "fill-default-$p.memkind.main" "fill-default-$p.ours.main"; then
+            to=$(calc "$(med fill-default-$p.ours.main) / $(med fill-default-$p.memkind.main)")
+            echo "| DEFAULT fill GiB/s ($p pieces): ours / memkind (compare with the min–max spread) | | $to | ≥ 1 within noise |"
+        fi
+    done
+} >"$DERIVED"
+
+LIBSUM="$(sha256sum "$B/lib/libmorselkind.so" | cut -c1-12)"
+GITREV="$(cd "$ROOT" && git rev-parse --short HEAD 2>/dev/null)$(cd "$ROOT" && git diff --quiet HEAD 2>/dev/null || echo '+uncommitted changes')"
+MKVER="$(dpkg-query -W -f='${Version}' libmemkind0 2>/dev/null || echo unknown)"
+DROPNOTE="yes (sync; echo 3 > /proc/sys/vm/drop_caches before every run, warm-ups included)"
+((CAN_DROP)) || DROPNOTE="NO: not root, only sync before each run"
+{
+    echo "# morselkind vs memkind: benchmark results"
+    echo
+    echo "Command: \`bash benches/run.sh$( ((QUICK)) && echo ' --quick')\` ($MODE mode), $(date -u '+%Y-%m-%d %H:%M UTC'), ${ELAPSED} s."
+    echo
+    echo "- Machine: $(nproc) CPUs ($(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo)), $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo), Linux $(uname -r); THP enabled: $(sed 's/.*\[\(.*\)\].*/\1/' /sys/kernel/mm/transparent_hugepage/enabled), defrag: $(sed 's/.*\[\(.*\)\].*/\1/' /sys/kernel/mm/transparent_hugepage/defrag); /var/tmp on $(df -T /var/tmp | awk 'NR == 2 { print $2 }'). Shared machine: load average $START_LOAD at the start, $END_LOAD at the end."
+    echo "- memkind $MKVER (system, \`gcc -O2 -lmemkind\`); morselkind $GITREV (libmorselkind.so sha256 $LIBSUM)."
+    echo "- $REPS measured runs per side ($PMEM_REPS for the ext4 PMEM fills) after $WARMUP warm-up run(s) per side, alternating memkind, ours, memkind, ours, ...; every run is a fresh process. Caches dropped before ext4 PMEM fills: $DROPNOTE."
+    echo "- Pairs: $ITERS random-size malloc/free pairs per thread over a 1024-slot working set (each block tagged and checked); ns/pair/thread = wall time / pairs per thread. Churn: failed calls must be 0 and no descriptor or file may be left (checked by the program). Fills: malloc + memset of each piece timed; faults = getrusage ru_minflt delta."
+    echo
+    cat "$TABLE"
+    echo
+    cat "$DERIVED"
+    if compgen -G "$RES/*.failures" >/dev/null; then
+        echo
+        echo "Failed runs:"
+        for f in "$RES"/*.failures; do sed "s/^/- $(basename "$f" .failures): /" "$f"; done
+    fi
+} >"$OUT"
+
+echo
+cat "$OUT"
+say "table written to $OUT"
+
+# Our churn must not fail a single call.
+if [[ -s $RES/churn.ours.failed ]] && awk '{ s += $1 } END { exit !(s > 0) }' "$RES/churn.ours.failed"; then
+    say "our churn had failed calls"
+    FAILED=1
+fi
+exit "$FAILED"
