@@ -424,9 +424,18 @@ pub fn dir_supports_map_sync(dir: &CStr) -> bool {
 /// Page faults of this process so far, minor and major (getrusage). A fault on a hole of a
 /// file mapped without read-ahead counts as major, though it reads nothing from disk.
 pub fn page_faults() -> u64 {
+    faults_of(libc::RUSAGE_SELF)
+}
+
+/// Page faults of the calling thread so far, minor and major.
+pub fn thread_page_faults() -> u64 {
+    faults_of(libc::RUSAGE_THREAD)
+}
+
+fn faults_of(who: libc::c_int) -> u64 {
     let mut ru = std::mem::MaybeUninit::<libc::rusage>::uninit();
     // SAFETY: getrusage fills the struct on success.
-    let rc = unsafe { libc::getrusage(libc::RUSAGE_SELF, ru.as_mut_ptr()) };
+    let rc = unsafe { libc::getrusage(who, ru.as_mut_ptr()) };
     if rc != 0 {
         return 0;
     }

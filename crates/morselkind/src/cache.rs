@@ -30,76 +30,20 @@ use tikv_jemalloc_sys as je;
 use crate::kind::{Kind, MAX_KIND};
 use crate::meta::{MetaAlloc, MetaBox};
 
-/// Blocks up to this size are cached.
-pub const MAX_CACHED: usize = 8192;
-/// Size classes cached: jemalloc's 8, 16..128 by 16, then four per doubling up to 8 KiB.
-const NCLASSES: usize = 33;
-const BIN_CAP: usize = 32;
+pub use crate::sizes::{class_of, MAX_TABLED as MAX_CACHED};
+use crate::sizes::{class_size_slow, CLASS_OF_8, CLASS_SIZE, NCLASSES};
+
+const BIN_CAP: usize = 64;
 const NOT_BUSY: u32 = u32::MAX;
 
-/// The size class index and class size of a small request (`size` in 1..=MAX_CACHED), equal
-/// to jemalloc's small size classes (checked against `nallocx` in the tests). Two table loads.
-#[inline(always)]
-pub fn class_of(size: usize) -> (usize, usize) {
-    let i = CLASS_OF_8[(size + 7) >> 3] as usize;
-    (i, CLASS_SIZE[i])
-}
-
-/// The class of a size computed arithmetically: 8, 16..128 by 16, then four per doubling.
-const fn class_of_slow(size: usize) -> usize {
-    if size <= 8 {
-        return 0;
-    }
-    if size <= 128 {
-        return (size + 15) >> 4;
-    }
-    let lg = usize::BITS - 1 - (size - 1).leading_zeros(); // floor(log2(size - 1)) ≥ 7
-    let k = (size - (1 << lg) + (1 << (lg - 2)) - 1) >> (lg - 2); // 1..=4
-    8 + (lg as usize - 7) * 4 + k
-}
-
-const fn class_size_slow(i: usize) -> usize {
-    if i == 0 {
-        return 8;
-    }
-    if i <= 8 {
-        return i << 4;
-    }
-    let lg = 7 + (i - 9) / 4;
-    let k = (i - 9) % 4 + 1;
-    (1 << lg) + k * (1 << (lg - 2))
-}
-
-/// Class index by size in 8-byte steps (every class above 8 is a multiple of 16, so steps of 8
-/// never straddle a class boundary).
-static CLASS_OF_8: [u8; MAX_CACHED / 8 + 1] = {
-    let mut t = [0u8; MAX_CACHED / 8 + 1];
-    let mut i = 1;
-    while i < t.len() {
-        t[i] = class_of_slow(i * 8) as u8;
-        i += 1;
-    }
-    t
-};
-
-static CLASS_SIZE: [usize; NCLASSES] = {
-    let mut t = [0usize; NCLASSES];
-    let mut i = 0;
-    while i < NCLASSES {
-        t[i] = class_size_slow(i);
-        i += 1;
-    }
-    t
-};
-
-/// How many blocks a bin holds: about 16 KiB worth, 4 to 32 blocks.
+/// How many blocks a bin holds: about 32 KiB worth, 8 to 64 blocks.
 static BIN_CAP_OF: [usize; NCLASSES] = {
     let mut t = [0usize; NCLASSES];
     let mut i = 0;
     while i < NCLASSES {
-        let c = 16384 / class_size_slow(i);
-        t[i] = if c < 4 {
-            4
+        let c = 32768 / class_size_slow(i);
+        t[i] = if c < 8 {
+            8
         } else if c > BIN_CAP {
             BIN_CAP
         } else {
@@ -334,23 +278,32 @@ fn hit(kind: Kind) -> Option<&'static mut KindCache> {
     if tc.is_null() || tc == DEAD {
         return None;
     }
-    // SAFETY: the thread's own registered caches.
-    let kc = unsafe { (*tc).kinds[kind.index()] };
+    // SAFETY: the thread's own registered caches; a kind's index is below MAX_KIND.
+    let kc = unsafe { *(*tc).kinds.get_unchecked(kind.index()) };
     // SAFETY: a non-null slot holds the thread's own kind cache.
     let kc = unsafe { kc.as_mut() }?;
     (kc.generation == kind.generation()).then_some(kc)
 }
 
+/// The class of a size the caller has checked is at most MAX_CACHED.
+#[inline(always)]
+fn small_class(size: usize) -> usize {
+    debug_assert!(size <= MAX_CACHED);
+    // SAFETY: size ≤ MAX_CACHED, so the index is within the table of MAX_CACHED / 8 + 1.
+    unsafe { *CLASS_OF_8.get_unchecked((size + 7) >> 3) as usize }
+}
+
 /// A block of class `class` from the thread's cache for `kind`, filling the bin if empty.
 #[inline(always)]
 pub(crate) fn alloc(kind: Kind, size: usize, arena_flags: fn(Kind) -> libc::c_int) -> Option<NonNull<u8>> {
-    let class = CLASS_OF_8[(size + 7) >> 3] as usize;
+    let class = small_class(size);
     if let Some(kc) = hit(kind) {
-        let bin = &mut kc.bins[class];
+        // SAFETY: the table's classes are below NCLASSES.
+        let bin = unsafe { kc.bins.get_unchecked_mut(class) };
         if bin.n > 0 {
             bin.n -= 1;
-            // SAFETY: cached blocks are live blocks of this kind.
-            return Some(unsafe { NonNull::new_unchecked(bin.items[bin.n]) });
+            // SAFETY: n < BIN_CAP; cached blocks are live blocks of this kind.
+            return Some(unsafe { NonNull::new_unchecked(*bin.items.get_unchecked(bin.n)) });
         }
     }
     alloc_slow(kind, class, arena_flags(kind))
@@ -365,6 +318,11 @@ fn alloc_slow(kind: Kind, class: usize, flags: libc::c_int) -> Option<NonNull<u8
     }
     let bin = &mut kc.bins[class];
     let want = BIN_CAP_OF[class] / 2;
+    // One call fills half the bin from a slab; blocks are handed out as pushed (LIFO).
+    let slots: &mut [*mut libc::c_void] =
+        // SAFETY: `*mut u8` and `*mut c_void` have the same layout; the range is the bin's.
+        unsafe { std::slice::from_raw_parts_mut(bin.items.as_mut_ptr().add(bin.n).cast(), want - bin.n.min(want)) };
+    bin.n += crate::je::batch_alloc(slots, class_size, flags);
     while bin.n < want {
         // SAFETY: the flags name one of the kind's arenas; inside the busy window.
         let p = unsafe { je::mallocx(class_size, flags) };
@@ -389,11 +347,13 @@ pub(crate) fn free(kind: Kind, ptr: NonNull<u8>, usable: usize) -> bool {
     if usable > MAX_CACHED {
         return false;
     }
-    let class = CLASS_OF_8[(usable + 7) >> 3] as usize;
+    let class = small_class(usable);
     if let Some(kc) = hit(kind) {
-        let bin = &mut kc.bins[class];
-        if bin.n < BIN_CAP_OF[class] {
-            bin.items[bin.n] = ptr.as_ptr();
+        // SAFETY: the table's classes are below NCLASSES.
+        let (bin, cap) = unsafe { (kc.bins.get_unchecked_mut(class), *BIN_CAP_OF.get_unchecked(class)) };
+        if bin.n < cap {
+            // SAFETY: n < cap ≤ BIN_CAP.
+            unsafe { *bin.items.get_unchecked_mut(bin.n) = ptr.as_ptr() };
             bin.n += 1;
             return true;
         }
@@ -424,22 +384,5 @@ fn free_slow(kind: Kind, ptr: NonNull<u8>, class: usize) -> bool {
 pub(crate) fn flush(kind: Kind) {
     if let Some((caches, kc)) = kind_cache(kind) {
         flush_all(caches, kind, kc);
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn classes_match_jemalloc() {
-        for size in 1..=MAX_CACHED {
-            let (i, class) = class_of(size);
-            // SAFETY: nallocx only computes a size.
-            let je_class = unsafe { je::nallocx(size, 0) };
-            assert_eq!(class, je_class, "size {size}");
-            assert!(i < NCLASSES, "size {size} index {i}");
-        }
-        assert_eq!(class_of(MAX_CACHED).0, NCLASSES - 1);
     }
 }

@@ -235,3 +235,45 @@ pub unsafe fn stats_print(
     // SAFETY: the callback and its opaque pointer come from the caller; opts is NUL-terminated.
     unsafe { je::malloc_stats_print(Some(write), opaque, buf.as_ptr().cast()) }
 }
+
+#[repr(C)]
+struct BatchPacket {
+    ptrs: *mut *mut c_void,
+    num: usize,
+    size: usize,
+    flags: libc::c_int,
+}
+
+/// Allocates up to `ptrs.len()` blocks of `size` bytes in one call
+/// (`experimental.batch_alloc`, which fills from a slab at a time); returns how many it made.
+pub fn batch_alloc(ptrs: &mut [*mut c_void], size: usize, flags: libc::c_int) -> usize {
+    static MIB: std::sync::OnceLock<Option<[usize; 2]>> = std::sync::OnceLock::new();
+    let mib = MIB.get_or_init(|| {
+        let mut mib = [0usize; 2];
+        let mut len = 2usize;
+        // SAFETY: the name is a C string literal; jemalloc writes at most `len` components.
+        let rc =
+            unsafe { je::mallctlnametomib(c"experimental.batch_alloc".as_ptr(), mib.as_mut_ptr(), &mut len) };
+        (rc == 0 && len == 2).then_some(mib)
+    });
+    let Some(mib) = mib else { return 0 };
+    let mut packet = BatchPacket { ptrs: ptrs.as_mut_ptr(), num: ptrs.len(), size, flags };
+    let mut filled = 0usize;
+    let mut len = std::mem::size_of::<usize>();
+    // SAFETY: jemalloc reads one packet, writes at most `num` pointers into `ptrs` and one size_t.
+    let rc = unsafe {
+        je::mallctlbymib(
+            mib.as_ptr(),
+            2,
+            (&mut filled as *mut usize).cast(),
+            &mut len,
+            (&mut packet as *mut BatchPacket).cast(),
+            std::mem::size_of::<BatchPacket>(),
+        )
+    };
+    if rc == 0 {
+        filled.min(ptrs.len())
+    } else {
+        0
+    }
+}

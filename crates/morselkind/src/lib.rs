@@ -43,6 +43,8 @@ mod options;
 #[allow(unsafe_code)]
 mod provider;
 #[allow(unsafe_code)]
+mod sizes;
+#[allow(unsafe_code)]
 pub mod statics;
 
 pub use alloc::KindAlloc;
@@ -53,6 +55,7 @@ pub use je::ArenaStats;
 pub use kind::{live_kinds, Kind, KindInner, KindSpec, StaticKind, MAX_ARENAS, MAX_KIND, NUM_STATIC};
 pub use options::arenas_per_kind;
 pub use provider::{Placement, Placements, ProviderConfig, MAX_NODES};
+pub use sizes::{size_class, MAX_TABLED};
 
 /// Refreshes the statistics `Kind::stats` and [`total_stats`] report (memkind's
 /// `memkind_update_cached_stats`). The calling thread's cached free blocks are handed back

@@ -84,10 +84,10 @@ fn eager_population_removes_faults() {
     }
     let size = 256 << 20;
     let p = Kind::HUGE.malloc(size).unwrap();
-    let before = morsel::sys::page_faults();
+    let before = morsel::sys::thread_page_faults();
     // SAFETY: blocks of this test's own kinds, live until freed here; writes stay in bounds.
     unsafe { p.as_ptr().write_bytes(1, size) };
-    let faults = morsel::sys::page_faults() - before;
+    let faults = morsel::sys::thread_page_faults() - before;
     // Populated in batched calls at allocation: touching it faults (almost) never.
     assert!(faults < 64, "{faults} faults filling 256 MiB of an eager huge kind");
     // SAFETY: blocks of this test's own kinds, live until freed here; writes stay in bounds.
