@@ -13,6 +13,7 @@ use tikv_jemalloc_sys as je;
 use crate::cache;
 use crate::directory;
 use crate::error::{Error, Result};
+use crate::je as je_ctl;
 use crate::kind::{Kind, KindInner};
 
 /// Allocations at least this large are populated at once in eager kinds.
@@ -20,6 +21,29 @@ const EAGER_MIN: usize = 64 << 10;
 
 thread_local! {
     static SLOT: Cell<u32> = const { Cell::new(u32::MAX) };
+    /// Whether this thread's jemalloc arena is one of DEFAULT's (see `default_ready`).
+    static DEFAULT_BOUND: Cell<bool> = const { Cell::new(false) };
+}
+
+/// DEFAULT takes jemalloc's own fast paths (`malloc`/`free` with its implicit thread cache),
+/// exactly as memkind's DEFAULT does: each thread is associated once with one of DEFAULT's
+/// arenas, whose extents come from DEFAULT's morsels like every kind's. Only DEFAULT ever uses
+/// the implicit thread cache (other kinds and our bookkeeping pass MALLOCX_TCACHE_NONE or their
+/// own caches), so it only ever holds DEFAULT blocks. Returns false where the thread cannot be
+/// bound (its thread-locals are gone): the caller then goes through the explicit-arena path.
+#[inline(always)]
+fn default_ready() -> bool {
+    match DEFAULT_BOUND.try_with(|b| b.get()) {
+        Ok(true) => true,
+        Ok(false) => bind_default(),
+        Err(_) => false,
+    }
+}
+
+#[cold]
+fn bind_default() -> bool {
+    let ok = je_ctl::set_thread_arena(Kind::DEFAULT.arena());
+    ok && DEFAULT_BOUND.try_with(|b| b.set(true)).is_ok()
 }
 static NEXT_SLOT: AtomicU32 = AtomicU32::new(0);
 
@@ -38,6 +62,8 @@ pub(crate) fn thread_slot() -> u32 {
     })
 }
 
+/// Explicit arena, no jemalloc thread cache: every kind's uncached path. (DEFAULT's blocks
+/// may come back through it too: jemalloc frees any block into its own arena.)
 #[inline]
 fn arena_flags(kind: Kind) -> libc::c_int {
     je::MALLOCX_ARENA(kind.arena() as usize) | je::MALLOCX_TCACHE_NONE
@@ -68,6 +94,10 @@ impl Kind {
             return Err(Error::OutOfMemory);
         }
         self.ready()?;
+        if self.is_default() && default_ready() {
+            // SAFETY: size is non-zero; the thread's arena is DEFAULT's.
+            return NonNull::new(unsafe { je::malloc(size) }.cast()).ok_or(Error::OutOfMemory);
+        }
         if size <= cache::MAX_CACHED {
             if let Some(p) = cache::alloc(self, size, arena_flags) {
                 return Ok(p);
@@ -97,6 +127,10 @@ impl Kind {
             return Err(Error::OutOfMemory);
         }
         self.ready()?;
+        if self.is_default() && default_ready() {
+            // SAFETY: total is non-zero; the thread's arena is DEFAULT's.
+            return NonNull::new(unsafe { je::calloc(1, total) }.cast()).ok_or(Error::OutOfMemory);
+        }
         if total <= cache::MAX_CACHED {
             if let Some(p) = cache::alloc(self, total, arena_flags) {
                 // SAFETY: a fresh block of at least `total` bytes.
@@ -146,6 +180,10 @@ impl Kind {
     /// `ptr` must be a live allocation of this kind.
     #[inline]
     pub unsafe fn free(self, ptr: NonNull<u8>) {
+        if self.is_default() {
+            // SAFETY: a live DEFAULT block; jemalloc's free finds its arena itself.
+            return unsafe { je::free(ptr.as_ptr().cast()) };
+        }
         // SAFETY: the caller passes a live jemalloc block of ours.
         let usable = unsafe { je::sallocx(ptr.as_ptr().cast(), 0) };
         // SAFETY: as above, with its usable size.
@@ -159,6 +197,10 @@ impl Kind {
     /// `ptr` must be a live allocation of this kind, and `usable` its `usable_size`.
     #[inline]
     pub unsafe fn free_usable(self, ptr: NonNull<u8>, usable: usize) {
+        if self.is_default() {
+            // SAFETY: a live DEFAULT block of that usable size.
+            return unsafe { je::sdallocx(ptr.as_ptr().cast(), usable, 0) };
+        }
         if !cache::free(self, ptr, usable) {
             // SAFETY: the caller passes a live jemalloc block of ours.
             unsafe { je::dallocx(ptr.as_ptr().cast(), je::MALLOCX_TCACHE_NONE) }

@@ -277,3 +277,9 @@ pub fn batch_alloc(ptrs: &mut [*mut c_void], size: usize, flags: libc::c_int) ->
         0
     }
 }
+
+/// Associates the calling thread with `arena`: jemalloc's own fast paths (`malloc`, `free`,
+/// its implicit thread cache) then allocate from it.
+pub fn set_thread_arena(arena: u32) -> bool {
+    write(&Name::new(&[b"thread.arena"]), arena as libc::c_uint)
+}

@@ -198,6 +198,12 @@ impl Kind {
     /// THP-backed 2 MiB morsels (morselkind's own kind).
     pub const HUGE: Kind = StaticKind::Huge.kind();
 
+    /// Whether this is MEMKIND_DEFAULT (which takes jemalloc's own fast paths).
+    #[inline(always)]
+    pub fn is_default(self) -> bool {
+        std::ptr::eq(self.0, &KINDS[0])
+    }
+
     /// The entry's index in the kind table (memkind's partition for static kinds).
     #[inline(always)]
     pub fn index(self) -> usize {
