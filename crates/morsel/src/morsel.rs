@@ -151,12 +151,6 @@ impl Morsel {
             let _ = unsafe { sys::unmap(base, len) };
             return Err(e);
         }
-        if source.fd().is_some() {
-            // A morsel is a sparse file range used as memory: read-ahead on a fault would only
-            // read (and later evict) megabytes of zeroes around it.
-            // SAFETY: the whole range is ours; the advice does not change contents.
-            let _ = unsafe { sys::madvise(base, len, libc::MADV_RANDOM) };
-        }
         Ok(Morsel {
             base,
             len,

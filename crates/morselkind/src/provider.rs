@@ -280,6 +280,13 @@ impl Provider {
                 return Err(Error::Mbind);
             }
         }
+        if self.source.fd().is_some() && self.committed() < SMALL_KIND {
+            // While a file kind is small, a fault must not read ahead: a whole frame of sparse
+            // file lies behind it, and reading (then evicting) megabytes of zeroes would cost a
+            // short-lived kind more than everything else it does.
+            // SAFETY: the whole morsel is ours; the advice does not change contents.
+            let _ = unsafe { sys::madvise(morsel.base(), morsel.len(), libc::MADV_RANDOM) };
+        }
         if self.config.huge {
             let _ = morsel.advise_huge();
         } else if self.config.no_huge {
@@ -388,27 +395,30 @@ impl Provider {
             self.committed.fetch_sub(len, Ordering::Relaxed);
             return Err(Error::Runtime);
         };
-        // Unlimited kinds allocate blocks a whole 2 MiB granule at a time: one fallocate serves
-        // many small extents. A size-limited kind allocates exactly what it commits, so the
-        // blocks in use (st_blocks) never exceed its limit.
-        let allocated = if self.config.eager {
-            m.populate(&self.source, addr, len)
-        } else if limit == 0 && before + len <= SMALL_KIND {
+        let large = before + len > SMALL_KIND;
+        if limit == 0 && before < SMALL_KIND && large {
+            // The kind is no longer small: let faults read ahead again (see `new_morsel`).
+            self.advise_all(libc::MADV_NORMAL);
+        }
+        let allocated = if limit != 0 && !self.config.eager {
+            // A size-limited kind allocates exactly what it commits, so the blocks in use
+            // (st_blocks) never exceed its limit.
+            self.source.commit(m.offset_of(addr), len as u64).map(|()| len)
+        } else if !large && !self.config.eager {
             // A kind that has used little so far takes its blocks at first touch, as memkind's
             // do: a short-lived kind then costs the filesystem only the pages it touched.
             Ok(len)
-        } else if limit != 0 {
-            self.source.commit(m.offset_of(addr), len as u64).map(|()| len)
         } else {
-            // One fallocate per 2 MiB granule: ext4 places a request of exactly one granule
-            // 2 MiB-aligned on disk (buddy allocation), which DAX needs for PMD faults; a longer
-            // run is placed first-fit, often misaligned (then every page faults alone).
+            // A large kind takes whole 2 MiB granules, one fallocate each (ext4 places a
+            // request of exactly one granule 2 MiB-aligned on disk, which DAX needs for PMD
+            // faults; a longer run is placed first-fit, often misaligned), and faults each in
+            // with one MADV_POPULATE_WRITE: no fault per page, no block allocation at a fault.
             let g = m.granule();
             let (mut at, end) = (addr & !(g - 1), addr + len);
             let mut r = Ok(0);
             while at < end && r.is_ok() {
                 let (from, to) = (at.max(addr), (at + g).min(end));
-                r = m.allocate_blocks(&self.source, from, to - from);
+                r = m.populate(&self.source, from, to - from);
                 at += g;
             }
             r
@@ -418,6 +428,16 @@ impl Provider {
             return Err(e.into());
         }
         Ok(())
+    }
+
+    /// Applies `advice` to every morsel of the kind.
+    fn advise_all(&self, advice: i32) {
+        for r in self.lock().regions.iter() {
+            if let Some(m) = &r.morsel {
+                // SAFETY: the morsel is ours; read-ahead advice does not change contents.
+                let _ = unsafe { sys::madvise(m.base(), m.len(), advice) };
+            }
+        }
     }
 
     /// Whether large allocations are populated in one batched call when they are made.
