@@ -8,6 +8,7 @@
 mod hbw;
 mod kinds;
 mod memkind;
+mod memtier;
 
 use morselkind::{Error, Kind, KindInner};
 

@@ -13,6 +13,7 @@ mod demo;
 mod info;
 mod json;
 mod report;
+mod run;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -33,6 +34,9 @@ enum Command {
     /// Show the NUMA nodes, huge page and DAX status, every kind's nodes or why it is
     /// unavailable, and the environment variables honoured.
     Info(info::InfoArgs),
+    /// Run an unmodified program on tiered memory (libmorseltier, MEMKIND_MEM_TIERS), then show
+    /// what each tier received. Exits with the program's status.
+    Run(run::RunArgs),
 }
 
 fn main() -> ExitCode {
@@ -40,5 +44,6 @@ fn main() -> ExitCode {
     match &cli.command {
         Command::Demo(args) => demo::run(args),
         Command::Info(args) => info::run(args),
+        Command::Run(args) => run::run(args),
     }
 }

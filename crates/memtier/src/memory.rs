@@ -1,0 +1,443 @@
+//! A tiered memory (memkind's `memtier_memory`): picks the tier of each allocation by its
+//! policy, and counts what every kind holds.
+//!
+//! STATIC_RATIO sends an allocation to the tier whose live bytes, with this allocation added and
+//! weighted by ratio₀/ratioᵢ, are the lowest: the tier furthest behind its share. So each
+//! tier's live bytes follow its share of the ratio, one allocation behind at most (plus the
+//! counters' 50 KiB lag). memkind decides on the live bytes alone, without the new block's
+//! size; for small blocks the two rules agree, but memkind can put one large block (a hash
+//! table, a sort buffer) on the tier that is a little behind and leave the ratio far off for
+//! the rest of the run, where we put it on the tier it unbalances least.
+//!
+//! DYNAMIC_THRESHOLD sends an allocation to the first tier i whose threshold is above its size
+//! (the last tier takes the rest). Every `check_cnt` operations, each threshold compares the
+//! live bytes of its two tiers, next/prev, with the target ratio; when it is `trigger` or more
+//! off and not getting better, the threshold moves by `degree` of itself (up when the next
+//! tier holds too much, which sends more allocations to the previous tier), clamped to its
+//! [min, max]. memkind leaves a threshold where it is when a step would cross a bound; we stop
+//! at the bound, so a threshold can reach min and max exactly.
+
+use std::ptr::NonNull;
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
+
+use morselkind::{Error, Kind, Result};
+
+use crate::builder::ThresholdCfg;
+use crate::counters;
+
+/// One tier of a memory.
+#[derive(Clone, Copy, Debug)]
+pub struct Tier {
+    /// Its kind.
+    pub kind: Kind,
+    /// Its part of the ratio, as given.
+    pub ratio: u32,
+    /// ratio₀ / ratioᵢ: the weight STATIC_RATIO gives its live bytes.
+    pub(crate) norm: f32,
+}
+
+/// One moving threshold, between tiers i and i+1.
+#[derive(Debug)]
+pub struct Threshold {
+    val: AtomicUsize,
+    min: usize,
+    max: usize,
+    /// ratioᵢ₊₁ / ratioᵢ: the target of next/prev live bytes.
+    expected: f32,
+    /// |achieved − expected| at the last check (f32 bits).
+    diff: AtomicU32,
+}
+
+impl Threshold {
+    pub(crate) fn new(cfg: ThresholdCfg, expected: f32) -> Threshold {
+        Threshold {
+            val: AtomicUsize::new(cfg.val),
+            min: cfg.min,
+            max: cfg.max,
+            expected,
+            diff: AtomicU32::new(0),
+        }
+    }
+
+    /// The current threshold.
+    pub fn val(&self) -> usize {
+        self.val.load(Ordering::Relaxed)
+    }
+
+    /// Its bounds.
+    pub fn bounds(&self) -> (usize, usize) {
+        (self.min, self.max)
+    }
+}
+
+#[derive(Debug)]
+struct Dynamic {
+    thresholds: Box<[Threshold]>,
+    left: AtomicU32,
+    check_cnt: u32,
+    trigger: f32,
+    degree: f32,
+    updating: AtomicBool,
+}
+
+#[derive(Debug)]
+enum Policy {
+    Single,
+    Static,
+    Dynamic(Dynamic),
+}
+
+/// A tiered memory. Shared between threads as it is (`&Memory`).
+#[derive(Debug)]
+pub struct Memory {
+    tiers: Box<[Tier]>,
+    policy: Policy,
+}
+
+impl Memory {
+    pub(crate) fn new_static(tiers: Vec<Tier>) -> Memory {
+        let policy = if tiers.len() == 1 { Policy::Single } else { Policy::Static };
+        Memory { tiers: tiers.into_boxed_slice(), policy }
+    }
+
+    pub(crate) fn new_dynamic(
+        tiers: Vec<Tier>,
+        thresholds: Vec<Threshold>,
+        check_cnt: u32,
+        trigger: f32,
+        degree: f32,
+    ) -> Memory {
+        let check_cnt = check_cnt.max(1);
+        Memory {
+            tiers: tiers.into_boxed_slice(),
+            policy: Policy::Dynamic(Dynamic {
+                thresholds: thresholds.into_boxed_slice(),
+                left: AtomicU32::new(check_cnt),
+                check_cnt,
+                trigger,
+                degree,
+                updating: AtomicBool::new(false),
+            }),
+        }
+    }
+
+    /// The tiers, in order.
+    pub fn tiers(&self) -> &[Tier] {
+        &self.tiers
+    }
+
+    /// The thresholds (DYNAMIC_THRESHOLD; empty otherwise).
+    pub fn thresholds(&self) -> &[Threshold] {
+        match &self.policy {
+            Policy::Dynamic(d) => &d.thresholds,
+            _ => &[],
+        }
+    }
+
+    /// The kind the next allocation of `size` bytes goes to.
+    #[inline]
+    pub fn pick(&self, size: usize) -> Kind {
+        match &self.policy {
+            Policy::Single => self.tiers[0].kind,
+            Policy::Static => {
+                let size = size as f32;
+                let mut dest = 0;
+                let mut best = f32::INFINITY;
+                for (i, t) in self.tiers.iter().enumerate() {
+                    // A zero ratio makes the score infinite (or NaN when the tier is empty,
+                    // which compares false): such a tier gets nothing while another can.
+                    let score = (counters::approx_live(t.kind) as f32 + size) * t.norm;
+                    if score < best {
+                        best = score;
+                        dest = i;
+                    }
+                }
+                self.tiers[dest].kind
+            }
+            Policy::Dynamic(d) => {
+                let i = d.thresholds.iter().position(|t| size < t.val()).unwrap_or(d.thresholds.len());
+                self.tiers[i].kind
+            }
+        }
+    }
+
+    /// Called after every allocating operation: DYNAMIC_THRESHOLD checks its thresholds every
+    /// `check_cnt` of them.
+    #[inline]
+    pub fn after_op(&self) {
+        if let Policy::Dynamic(d) = &self.policy {
+            if d.left.fetch_sub(1, Ordering::Relaxed) > 1 {
+                return;
+            }
+            d.left.store(d.check_cnt, Ordering::Relaxed);
+            self.update(d);
+        }
+    }
+
+    #[cold]
+    fn update(&self, d: &Dynamic) {
+        if d.updating.swap(true, Ordering::Acquire) {
+            return;
+        }
+        for (i, t) in d.thresholds.iter().enumerate() {
+            let prev = counters::approx_live(self.tiers[i].kind);
+            let next = counters::approx_live(self.tiers[i + 1].kind);
+            let mut ratio = -1.0f32;
+            if prev > 0 {
+                ratio = next as f32 / prev as f32;
+                let diff = (ratio - t.expected).abs();
+                let last = f32::from_bits(t.diff.swap(diff.to_bits(), Ordering::Relaxed));
+                if diff < d.trigger || diff < last {
+                    // Close enough, or getting closer: leave it.
+                    continue;
+                }
+            }
+            let val = t.val();
+            let step = (val as f32 * d.degree).ceil() as usize;
+            let new = if prev == 0 || ratio > t.expected {
+                val.saturating_add(step).min(t.max)
+            } else {
+                val.saturating_sub(step).max(t.min)
+            };
+            t.val.store(new, Ordering::Relaxed);
+        }
+        d.updating.store(false, Ordering::Release);
+    }
+
+    /// Allocates `size` bytes from the tier the policy picks.
+    pub fn malloc(&self, size: usize) -> Result<NonNull<u8>> {
+        let r = kind_malloc(self.pick(size), size);
+        self.after_op();
+        r
+    }
+
+    /// Allocates `num × size` zeroed bytes from the tier the policy picks (for `size`).
+    pub fn calloc(&self, num: usize, size: usize) -> Result<NonNull<u8>> {
+        let r = kind_calloc(self.pick(size), num, size);
+        self.after_op();
+        r
+    }
+
+    /// Allocates `size` bytes aligned to `align` from the tier the policy picks.
+    pub fn aligned(&self, align: usize, size: usize) -> Result<NonNull<u8>> {
+        let r = kind_aligned(self.pick(size), align, size);
+        self.after_op();
+        r
+    }
+
+    /// Resizes a block within its own kind (memkind: a block never changes tier on realloc).
+    ///
+    /// # Safety
+    /// `ptr` must be a live block of one of our kinds.
+    pub unsafe fn realloc(&self, ptr: NonNull<u8>, size: usize) -> Result<NonNull<u8>> {
+        let kind = Kind::detect(ptr.as_ptr()).ok_or(Error::Invalid)?;
+        // SAFETY: forwarded from the caller; the directory says it is `kind`'s.
+        let r = unsafe { kind_realloc(kind, ptr, size) };
+        self.after_op();
+        r
+    }
+}
+
+/// The usable size of a fresh block of `size` bytes at natural alignment, without asking
+/// jemalloc where the size class says it (small sizes: the thread caches' classes are
+/// jemalloc's).
+#[inline(always)]
+fn fresh_usable(kind: Kind, p: NonNull<u8>, size: usize) -> usize {
+    if size <= morselkind::MAX_TABLED {
+        morselkind::size_class(size)
+    } else {
+        // SAFETY: `p` is a live block of `kind`, just allocated.
+        unsafe { kind.usable_size(p) }
+    }
+}
+
+/// `kind.malloc`, counted in the kind's tier statistics (memkind's `memtier_kind_malloc`).
+#[inline]
+pub fn kind_malloc(kind: Kind, size: usize) -> Result<NonNull<u8>> {
+    let p = kind.malloc(size)?;
+    counters::on_alloc(kind, fresh_usable(kind, p, size));
+    Ok(p)
+}
+
+/// `kind.calloc`, counted.
+#[inline]
+pub fn kind_calloc(kind: Kind, num: usize, size: usize) -> Result<NonNull<u8>> {
+    let p = kind.calloc(num, size)?;
+    counters::on_alloc(kind, fresh_usable(kind, p, num * size));
+    Ok(p)
+}
+
+/// `kind.aligned`, counted.
+pub fn kind_aligned(kind: Kind, align: usize, size: usize) -> Result<NonNull<u8>> {
+    let p = kind.aligned(align, size)?;
+    // SAFETY: a live block of `kind`, just allocated.
+    counters::on_alloc(kind, unsafe { kind.usable_size(p) });
+    Ok(p)
+}
+
+/// `kind.realloc`, counted: the old block's bytes leave the count, the new block's enter it.
+/// On failure the old block and its count stay as they were.
+///
+/// # Safety
+/// `ptr` must be a live block of `kind`.
+pub unsafe fn kind_realloc(kind: Kind, ptr: NonNull<u8>, size: usize) -> Result<NonNull<u8>> {
+    // SAFETY: the caller passes a live block of `kind`.
+    let old = unsafe { kind.usable_size(ptr) };
+    // SAFETY: as above; jemalloc keeps the old block on failure.
+    let p = unsafe { kind.realloc(ptr, size) }?;
+    // SAFETY: a live block of `kind`.
+    let new = unsafe { kind.usable_size(p) };
+    counters::on_free(kind, old);
+    counters::on_alloc(kind, new);
+    Ok(p)
+}
+
+/// `kind.free`, counted.
+///
+/// # Safety
+/// `ptr` must be a live block of `kind`.
+#[inline]
+pub unsafe fn kind_free(kind: Kind, ptr: NonNull<u8>) {
+    // SAFETY: the caller passes a live block of `kind`.
+    let usable = unsafe { kind.usable_size(ptr) };
+    counters::on_free(kind, usable);
+    // SAFETY: as above, with its usable size.
+    unsafe { kind.free_usable(ptr, usable) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Builder, Ctl, CtlValue, Policy as SpecPolicy};
+    use morselkind::PmemConfig;
+
+    fn free_all(ps: Vec<NonNull<u8>>) {
+        for p in ps {
+            let k = Kind::detect(p.as_ptr()).unwrap();
+            // SAFETY: live blocks of ours.
+            unsafe { kind_free(k, p) };
+        }
+    }
+
+    /// STATIC_RATIO keeps the byte ratio within ±5% over a long run of mixed sizes, with frees.
+    fn static_ratio_holds(r0: u32, r1: u32) {
+        let dir = std::env::temp_dir();
+        let pmem = Kind::pmem(&PmemConfig::new(&dir, 0)).unwrap();
+        let mut b = Builder::new(SpecPolicy::StaticRatio);
+        b.add_tier(Kind::REGULAR, r0).unwrap();
+        b.add_tier(pmem, r1).unwrap();
+        let m = b.construct().unwrap();
+        let base0 = counters::allocated_size(Kind::REGULAR);
+        let mut live = Vec::new();
+        let mut seed = 0x2545F4914F6CDD1Du64;
+        for i in 0..200_000 {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            let size = match seed % 100 {
+                0..=79 => 16 + (seed >> 8) as usize % 512,
+                80..=98 => 512 + (seed >> 8) as usize % 16384,
+                _ => 65536 + (seed >> 8) as usize % (1 << 20),
+            };
+            live.push(m.malloc(size).unwrap());
+            // Free a random earlier block now and then: the ratio is on live bytes.
+            if i % 3 == 0 {
+                let j = (seed >> 20) as usize % live.len();
+                let p = live.swap_remove(j);
+                // SAFETY: a live block of ours.
+                unsafe { kind_free(Kind::detect(p.as_ptr()).unwrap(), p) };
+            }
+        }
+        let b0 = (counters::allocated_size(Kind::REGULAR) - base0) as f64;
+        let b1 = counters::allocated_size(pmem) as f64;
+        let (want, got) = (r1 as f64 / r0 as f64, b1 / b0);
+        assert!((got / want - 1.0).abs() < 0.05, "{r0}:{r1}: got {got:.3}, want {want:.3}");
+        free_all(live);
+        // SAFETY: every block of it is freed.
+        unsafe { pmem.destroy().unwrap() };
+    }
+
+    #[test]
+    fn static_ratio_1_1_and_1_4() {
+        static_ratio_holds(1, 1);
+        static_ratio_holds(1, 4);
+        static_ratio_holds(3, 1);
+    }
+
+    /// DYNAMIC_THRESHOLD moves its threshold toward the target ratio, and never out of
+    /// [min, max].
+    #[test]
+    fn dynamic_threshold_moves_toward_target() {
+        let dir = std::env::temp_dir();
+        let fast = Kind::pmem(&PmemConfig::new(&dir, 0)).unwrap();
+        let slow = Kind::pmem(&PmemConfig::new(&dir, 0)).unwrap();
+        let mut b = Builder::new(SpecPolicy::DynamicThreshold);
+        b.add_tier(fast, 1).unwrap();
+        b.add_tier(slow, 1).unwrap();
+        let set = |b: &mut Builder, n: &str, v: usize| {
+            b.ctl_set(Ctl::parse(n).unwrap(), CtlValue::Size(v)).unwrap()
+        };
+        set(&mut b, "policy.dynamic_threshold.thresholds[0].min", 64);
+        set(&mut b, "policy.dynamic_threshold.thresholds[0].val", 128);
+        set(&mut b, "policy.dynamic_threshold.thresholds[0].max", 4096);
+        let m = b.construct().unwrap();
+        // Sizes uniform in 1..2048: with the threshold at 128, the slow tier gets far more than
+        // the fast one; a 1:1 ratio wants it near the middle of the sizes' byte mass (~1450).
+        let mut live = Vec::new();
+        let mut seen = (usize::MAX, 0);
+        let mut seed = 88172645463325252u64;
+        for _ in 0..100_000 {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            live.push(m.malloc(1 + (seed >> 11) as usize % 2048).unwrap());
+            let v = m.thresholds()[0].val();
+            seen = (seen.0.min(v), seen.1.max(v));
+        }
+        let v = m.thresholds()[0].val();
+        assert!(seen.0 >= 64 && seen.1 <= 4096, "threshold left [64, 4096]: {seen:?}");
+        assert!(v > 700, "threshold did not move up toward the target: {v}");
+        let f = counters::allocated_size(fast) as f64;
+        let s = counters::allocated_size(slow) as f64;
+        eprintln!("dynamic 1:1: threshold {v} (ranged over {seen:?}), slow/fast bytes {:.3}", s / f);
+        assert!((s / f - 1.0).abs() < 0.25, "ratio slow/fast {:.3} far from 1", s / f);
+        free_all(live);
+
+        // A target the bounds cannot reach: the threshold stops at max, exactly.
+        let mut b = Builder::new(SpecPolicy::DynamicThreshold);
+        b.add_tier(fast, 1).unwrap();
+        b.add_tier(slow, 1).unwrap();
+        set(&mut b, "policy.dynamic_threshold.thresholds[0].min", 100);
+        set(&mut b, "policy.dynamic_threshold.thresholds[0].val", 200);
+        set(&mut b, "policy.dynamic_threshold.thresholds[0].max", 300);
+        let m = b.construct().unwrap();
+        let mut live = Vec::new();
+        for i in 0..20_000 {
+            live.push(m.malloc(1000 + i % 1000).unwrap());
+            let v = m.thresholds()[0].val();
+            assert!((100..=300).contains(&v), "threshold {v} out of [100, 300]");
+        }
+        assert_eq!(m.thresholds()[0].val(), 300);
+        free_all(live);
+
+        // And down to min when the fast tier holds too much.
+        let mut b = Builder::new(SpecPolicy::DynamicThreshold);
+        b.add_tier(fast, 1).unwrap();
+        b.add_tier(slow, 8).unwrap();
+        set(&mut b, "policy.dynamic_threshold.thresholds[0].min", 100);
+        set(&mut b, "policy.dynamic_threshold.thresholds[0].val", 4000);
+        set(&mut b, "policy.dynamic_threshold.thresholds[0].max", 5000);
+        let m = b.construct().unwrap();
+        let mut live = Vec::new();
+        for i in 0..20_000 {
+            live.push(m.malloc(50 + i % 50).unwrap());
+        }
+        assert_eq!(m.thresholds()[0].val(), 100);
+        free_all(live);
+        // SAFETY: every block of theirs is freed.
+        unsafe {
+            fast.destroy().unwrap();
+            slow.destroy().unwrap();
+        }
+    }
+}

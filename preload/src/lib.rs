@@ -1,0 +1,566 @@
+//! libmorseltier: runs an unmodified program on tiered memory through `LD_PRELOAD`, configured
+//! by MEMKIND_MEM_TIERS and MEMKIND_MEM_THRESHOLDS exactly like memkind's libmemtier
+//! (`man 7 libmemtier`).
+//!
+//! It interposes the whole malloc family (malloc, calloc, realloc, reallocarray, free,
+//! posix_memalign, aligned_alloc, memalign, valloc, pvalloc, malloc_usable_size) with glibc's
+//! semantics: malloc(0) gives a unique pointer, realloc(p, 0) frees p and returns NULL, a failure
+//! sets ENOMEM. The tier of each allocation is the `memtier` policy's pick; realloc keeps a
+//! block in its tier.
+//!
+//! # Whose pointer is it?
+//! A pointer is ours when morselkind's directory says so (`Kind::detect`, two loads, no lock).
+//! Everything else belongs to glibc's own allocator: blocks allocated before our constructor
+//! ran, while it ran, or by our own re-entrant calls. Those go back to glibc through its
+//! `__libc_*` entry points (never through `libc::free`, which is this library's own `free`).
+//!
+//! # Never through the malloc we interpose
+//! This library's Rust code allocates from jemalloc's automatic DRAM arenas (the
+//! `#[global_allocator]` below wraps `morselkind::meta::MetaAlloc`), so std's own allocations
+//! (environment, topology, formatting, OnceLock) never come back here. C code we call can
+//! still call malloc: opendir while reading the topology, glibc registering a thread-local
+//! destructor, dlsym, pthread_atfork. A thread-local flag marks the thread as inside our code
+//! while we initialise or allocate, and a nested call then goes straight to glibc's allocator,
+//! whose blocks `free` recognises (not ours) and returns to glibc. Nested calls do not go to
+//! MetaAlloc: jemalloc cannot tell safely whether a pointer is its own, so `free` could not
+//! route such a block back; glibc is the one allocator every unknown pointer can go to.
+//!
+//! # fork
+//! File tiers are shared mappings; a forked child gets its own copy of them (see [`fork`]).
+//!
+//! # Start and exit
+//! The constructor reads the configuration. Without MEMKIND_MEM_TIERS the program runs on DRAM
+//! with one warning; a malformed configuration prints one message and exits with status 2
+//! (never an abort). At exit (a destructor, after the program's own), when
+//! MORSELKIND_TIER_REPORT names a file, one line per tier is appended to it: what the tier
+//! received (`morselkind run` reads and sums them, over every process of the run).
+#![deny(unsafe_op_in_unsafe_fn)]
+
+use std::alloc::{GlobalAlloc, Layout};
+use std::cell::Cell;
+use std::ffi::{c_char, c_int, c_void};
+use std::ptr::NonNull;
+use std::sync::atomic::{AtomicPtr, AtomicU8, AtomicUsize, Ordering};
+
+mod fork;
+
+use allocator_api2::alloc::Allocator;
+use memtier::{counters, Spec, Tiering};
+use morselkind::meta::MetaAlloc;
+use morselkind::Kind;
+
+// ---- the library's own heap ----
+
+/// Rust allocations of this library: jemalloc's automatic arenas, never the interposed malloc.
+struct OwnHeap;
+
+// SAFETY: MetaAlloc returns blocks of the layout's size and alignment, valid until freed.
+unsafe impl GlobalAlloc for OwnHeap {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        MetaAlloc.allocate(layout).map_or(std::ptr::null_mut(), |p| p.as_ptr().cast())
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        MetaAlloc.allocate_zeroed(layout).map_or(std::ptr::null_mut(), |p| p.as_ptr().cast())
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        if let Some(p) = NonNull::new(ptr) {
+            // SAFETY: the caller passes a block of this allocator with its layout.
+            unsafe { MetaAlloc.deallocate(p, layout) }
+        }
+    }
+}
+
+#[global_allocator]
+static OWN_HEAP: OwnHeap = OwnHeap;
+
+/// jemalloc's run-time options (`malloc_conf`, prefixed; jemalloc's own definition is weak).
+/// The workspace builds jemalloc with background purging threads on by default; a preloaded
+/// program must not get a hidden thread in every process it starts (shells fork and exec
+/// hundreds), so this library turns them off. Unused pages are purged on the allocation path
+/// by jemalloc's decay instead.
+#[repr(transparent)]
+pub struct MallocConf(*const c_char);
+
+// SAFETY: a pointer to a static, immutable C string.
+unsafe impl Sync for MallocConf {}
+
+#[no_mangle]
+#[allow(non_upper_case_globals)]
+pub static _rjem_malloc_conf: MallocConf = MallocConf(c"background_thread:false".as_ptr());
+
+// ---- glibc's allocator ----
+
+extern "C" {
+    fn __libc_malloc(size: usize) -> *mut c_void;
+    fn __libc_calloc(num: usize, size: usize) -> *mut c_void;
+    fn __libc_realloc(ptr: *mut c_void, size: usize) -> *mut c_void;
+    fn __libc_free(ptr: *mut c_void);
+    fn __libc_memalign(align: usize, size: usize) -> *mut c_void;
+}
+
+/// glibc's `malloc_usable_size`, found with dlsym(RTLD_NEXT) at start-up (glibc exports no
+/// `__libc_` name for it).
+static LIBC_USABLE_SIZE: AtomicUsize = AtomicUsize::new(0);
+
+type UsableSizeFn = unsafe extern "C" fn(*mut c_void) -> usize;
+
+fn find_libc_usable_size() {
+    // SAFETY: dlsym with a static NUL-terminated name; RTLD_NEXT finds the next definition
+    // after this library, glibc's. It may allocate; the caller holds the re-entrancy flag, or
+    // start-up has not happened (and glibc serves every allocation).
+    let f = unsafe { libc::dlsym(libc::RTLD_NEXT, c"malloc_usable_size".as_ptr()) };
+    LIBC_USABLE_SIZE.store(f as usize, Ordering::Release);
+}
+
+/// The usable size of a block of glibc's.
+///
+/// # Safety
+/// `p` is a live block of glibc's allocator.
+unsafe fn libc_usable_size(p: *mut c_void) -> usize {
+    let mut f = LIBC_USABLE_SIZE.load(Ordering::Acquire);
+    if f == 0 {
+        // Asked before start-up (another library's constructor): find it now. dlsym may
+        // allocate; before start-up that goes to glibc anyway.
+        find_libc_usable_size();
+        f = LIBC_USABLE_SIZE.load(Ordering::Acquire);
+        if f == 0 {
+            return 0;
+        }
+    }
+    // SAFETY: the address was returned by dlsym for a function of this signature.
+    let f: UsableSizeFn = unsafe { std::mem::transmute::<usize, UsableSizeFn>(f) };
+    // SAFETY: the caller passes a live glibc block.
+    unsafe { f(p) }
+}
+
+// ---- state ----
+
+const UNINIT: u8 = 0;
+const STARTING: u8 = 1;
+const READY: u8 = 2;
+
+static STATE: AtomicU8 = AtomicU8::new(UNINIT);
+static TIERING: AtomicPtr<Tiering> = AtomicPtr::new(std::ptr::null_mut());
+/// MORSELKIND_TIER_REPORT, kept from start-up (a leaked C string), or null.
+static REPORT_PATH: AtomicPtr<c_char> = AtomicPtr::new(std::ptr::null_mut());
+/// MEMKIND_MEM_TIERING_LOG_LEVEL.
+static LOG_LEVEL: AtomicU8 = AtomicU8::new(0);
+
+thread_local! {
+    /// The thread is inside this library (initialising or allocating): a nested malloc goes to
+    /// glibc.
+    static INSIDE: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Marks the thread as inside this library until dropped; `None` if it already was (a nested
+/// call) or has no thread-local storage any more.
+struct Inside;
+
+impl Inside {
+    #[inline(always)]
+    fn enter() -> Option<Inside> {
+        match INSIDE.try_with(|f| f.replace(true)) {
+            Ok(false) => Some(Inside),
+            _ => None,
+        }
+    }
+}
+
+impl Drop for Inside {
+    #[inline(always)]
+    fn drop(&mut self) {
+        let _ = INSIDE.try_with(|f| f.set(false));
+    }
+}
+
+/// The tiering, once ready.
+#[inline(always)]
+fn tiering() -> Option<&'static Tiering> {
+    if STATE.load(Ordering::Acquire) != READY {
+        return None;
+    }
+    // SAFETY: published once, before READY, and never freed.
+    unsafe { TIERING.load(Ordering::Acquire).as_ref() }
+}
+
+fn set_errno(e: c_int) {
+    // SAFETY: __errno_location returns the calling thread's errno slot.
+    unsafe { *libc::__errno_location() = e };
+}
+
+fn write_stderr(msg: &str) {
+    let mut off = 0;
+    let bytes = msg.as_bytes();
+    while off < bytes.len() {
+        // SAFETY: writes from a live buffer to fd 2.
+        let n = unsafe { libc::write(2, bytes[off..].as_ptr().cast(), bytes.len() - off) };
+        if n <= 0 {
+            break;
+        }
+        off += n as usize;
+    }
+}
+
+// ---- start-up ----
+
+/// The default when MEMKIND_MEM_TIERS is not set: the whole heap on DRAM.
+const DRAM_ONLY: &str = "KIND:DRAM,RATIO:1;POLICY:STATIC_RATIO";
+
+fn start() {
+    if STATE.compare_exchange(UNINIT, STARTING, Ordering::AcqRel, Ordering::Acquire).is_err() {
+        return;
+    }
+    let Some(_inside) = Inside::enter() else { return };
+    find_libc_usable_size();
+    let level = std::env::var("MEMKIND_MEM_TIERING_LOG_LEVEL").ok().and_then(|v| v.trim().parse::<u8>().ok());
+    LOG_LEVEL.store(level.unwrap_or(0), Ordering::Relaxed);
+    if let Some(path) = std::env::var_os("MORSELKIND_TIER_REPORT").filter(|p| !p.is_empty()) {
+        use std::os::unix::ffi::OsStringExt;
+        if let Ok(c) = std::ffi::CString::new(path.into_vec()) {
+            REPORT_PATH.store(c.into_raw(), Ordering::Release);
+        }
+    }
+    let tiers = std::env::var(memtier::spec::TIERS_VAR);
+    let thresholds = std::env::var(memtier::spec::THRESHOLDS_VAR).ok();
+    let text = match &tiers {
+        Ok(t) => t.clone(),
+        Err(std::env::VarError::NotPresent) => {
+            write_stderr(&format!(
+                "libmorseltier: {} is not set; running on DRAM only (e.g. {}=\"KIND:DRAM,RATIO:1;\
+                 KIND:FS_DAX,PATH:/tmp,RATIO:4;POLICY:STATIC_RATIO\")\n",
+                memtier::spec::TIERS_VAR,
+                memtier::spec::TIERS_VAR
+            ));
+            DRAM_ONLY.to_string()
+        }
+        Err(std::env::VarError::NotUnicode(_)) => {
+            fail(&format!("{} is not valid UTF-8", memtier::spec::TIERS_VAR));
+        }
+    };
+    let tiering = match Spec::parse(&text, thresholds.as_deref()).and_then(Tiering::new) {
+        Ok(t) => t,
+        Err(e) => fail(&e.to_string()),
+    };
+    if LOG_LEVEL.load(Ordering::Relaxed) >= 1 {
+        write_stderr(&format!("libmorseltier: {}\n", describe(&tiering)));
+    }
+    let file_tiers = tiering
+        .memory
+        .tiers()
+        .iter()
+        .zip(&tiering.spec.tiers)
+        .filter_map(|(t, s)| match &s.kind {
+            memtier::TierKind::FsDax { path, .. } => Some(fork::FileTier { kind: t.kind, dir: path.clone() }),
+            _ => None,
+        })
+        .collect();
+    fork::install(file_tiers);
+    TIERING.store(Box::into_raw(Box::new(tiering)), Ordering::Release);
+    STATE.store(READY, Ordering::Release);
+}
+
+/// One clear message, then exit status 2: never an abort, never a core dump.
+fn fail(msg: &str) -> ! {
+    write_stderr(&format!("libmorseltier: {msg}\n"));
+    // SAFETY: ends the process at once, running no handler that could allocate.
+    unsafe { libc::_exit(2) }
+}
+
+fn describe(t: &Tiering) -> String {
+    let tiers: Vec<String> = t.spec.tiers.iter().map(|s| format!("{} ratio {}", s.kind, s.ratio)).collect();
+    format!("{} over {}", t.spec.policy.name(), tiers.join(", "))
+}
+
+extern "C" fn constructor(_argc: c_int, _argv: *const *const c_char, _envp: *const *const c_char) {
+    let _ = std::panic::catch_unwind(start);
+}
+
+extern "C" fn destructor() {
+    let _ = std::panic::catch_unwind(report);
+}
+
+#[used]
+#[link_section = ".init_array"]
+static INIT: extern "C" fn(c_int, *const *const c_char, *const *const c_char) = constructor;
+
+#[used]
+#[link_section = ".fini_array"]
+static FINI: extern "C" fn() = destructor;
+
+/// Appends one line per tier to the report file: `pid=.. policy=.. tier=.. ratio=.. allocs=..
+/// bytes=.. live=.. [threshold=..] kind=..` (the kind last: a path may hold spaces).
+fn report() {
+    let Some(t) = tiering() else { return };
+    let path = REPORT_PATH.load(Ordering::Acquire);
+    let log = LOG_LEVEL.load(Ordering::Relaxed) >= 1;
+    if path.is_null() && !log {
+        return;
+    }
+    let Some(_inside) = Inside::enter() else { return };
+    // SAFETY: getpid has no preconditions.
+    let pid = unsafe { libc::getpid() };
+    let mut out = String::new();
+    let thresholds = t.memory.thresholds();
+    for (i, (tier, spec)) in t.memory.tiers().iter().zip(&t.spec.tiers).enumerate() {
+        let tot = counters::totals(tier.kind);
+        out.push_str(&format!(
+            "pid={pid} policy={} tier={i} ratio={} allocs={} bytes={} live={}",
+            t.spec.policy.name(),
+            tier.ratio,
+            tot.allocs,
+            tot.bytes,
+            counters::allocated_size(tier.kind)
+        ));
+        if let Some(th) = thresholds.get(i) {
+            out.push_str(&format!(" threshold={}", th.val()));
+        }
+        // Last: a path may hold spaces.
+        out.push_str(&format!(" kind={}\n", spec.kind));
+    }
+    if log {
+        write_stderr(&out);
+    }
+    if !path.is_null() {
+        // The file must exist (`morselkind run` makes it and removes it when the run ends): a
+        // process that outlives the run leaves nothing behind.
+        // SAFETY: a NUL-terminated path kept from start-up; O_APPEND makes one write land whole.
+        let fd = unsafe { libc::open(path, libc::O_WRONLY | libc::O_APPEND | libc::O_CLOEXEC) };
+        if fd >= 0 {
+            // SAFETY: writes from a live buffer, then closes our own fd.
+            unsafe {
+                libc::write(fd, out.as_ptr().cast(), out.len());
+                libc::close(fd);
+            }
+        }
+    }
+}
+
+// ---- the heap ----
+
+#[inline(always)]
+fn ptr_out(r: morselkind::Result<NonNull<u8>>) -> *mut c_void {
+    match r {
+        Ok(p) => p.as_ptr().cast(),
+        Err(_) => {
+            set_errno(libc::ENOMEM);
+            std::ptr::null_mut()
+        }
+    }
+}
+
+/// Allocates from the picked tier; when it is full, from the others in order.
+#[inline(always)]
+fn tiered(t: &Tiering, size: usize, f: impl Fn(Kind) -> morselkind::Result<NonNull<u8>>) -> *mut c_void {
+    let kind = t.memory.pick(size);
+    let mut r = f(kind);
+    if r.is_err() {
+        for tier in t.memory.tiers() {
+            if tier.kind != kind {
+                r = f(tier.kind);
+                if r.is_ok() {
+                    break;
+                }
+            }
+        }
+    }
+    t.memory.after_op();
+    ptr_out(r)
+}
+
+/// malloc's body: `size` > 0.
+#[inline(always)]
+fn do_malloc(size: usize) -> *mut c_void {
+    let (Some(_inside), Some(t)) = (Inside::enter(), tiering()) else {
+        // SAFETY: glibc's malloc for nested calls and before start-up.
+        return unsafe { __libc_malloc(size) };
+    };
+    tiered(t, size, |k| memtier::kind_malloc(k, size))
+}
+
+/// memalign's body: `align` a power of two above 16, `size` > 0.
+fn do_aligned(align: usize, size: usize) -> *mut c_void {
+    let (Some(_inside), Some(t)) = (Inside::enter(), tiering()) else {
+        // SAFETY: glibc's memalign for nested calls and before start-up.
+        return unsafe { __libc_memalign(align, size) };
+    };
+    tiered(t, size, |k| memtier::kind_aligned(k, align, size))
+}
+
+/// Runs `f`; a panic becomes `fail` instead of unwinding into C.
+#[inline(always)]
+fn guard<T>(fail: T, f: impl FnOnce() -> T) -> T {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or(fail)
+}
+
+/// # Safety
+/// C's malloc.
+#[no_mangle]
+pub unsafe extern "C" fn malloc(size: usize) -> *mut c_void {
+    // glibc: malloc(0) is a unique, freeable pointer.
+    guard(std::ptr::null_mut(), || do_malloc(size.max(1)))
+}
+
+/// # Safety
+/// C's calloc.
+#[no_mangle]
+pub unsafe extern "C" fn calloc(num: usize, size: usize) -> *mut c_void {
+    guard(std::ptr::null_mut(), || {
+        let Some(total) = num.checked_mul(size) else {
+            set_errno(libc::ENOMEM);
+            return std::ptr::null_mut();
+        };
+        let total = total.max(1);
+        let (Some(_inside), Some(t)) = (Inside::enter(), tiering()) else {
+            // SAFETY: glibc's calloc for nested calls and before start-up.
+            return unsafe { __libc_calloc(total, 1) };
+        };
+        tiered(t, total, |k| memtier::kind_calloc(k, 1, total))
+    })
+}
+
+/// # Safety
+/// C's free: `ptr` is NULL or a live block of this process's malloc.
+#[no_mangle]
+pub unsafe extern "C" fn free(ptr: *mut c_void) {
+    let Some(p) = NonNull::new(ptr.cast::<u8>()) else { return };
+    guard((), || match Kind::detect(p.as_ptr()) {
+        // SAFETY: the directory says it is a live block of `k`.
+        Some(k) => unsafe { memtier::kind_free(k, p) },
+        // SAFETY: not ours, so glibc's (allocated before start-up or by a nested call).
+        None => unsafe { __libc_free(ptr) },
+    })
+}
+
+/// # Safety
+/// C's realloc.
+#[no_mangle]
+pub unsafe extern "C" fn realloc(ptr: *mut c_void, size: usize) -> *mut c_void {
+    guard(std::ptr::null_mut(), || {
+        let Some(p) = NonNull::new(ptr.cast::<u8>()) else { return do_malloc(size.max(1)) };
+        if size == 0 {
+            // glibc frees and returns NULL.
+            // SAFETY: the caller passes a live block.
+            unsafe { free(ptr) };
+            return std::ptr::null_mut();
+        }
+        let Some(k) = Kind::detect(p.as_ptr()) else {
+            // SAFETY: a live glibc block stays glibc's.
+            return unsafe { __libc_realloc(ptr, size) };
+        };
+        let _inside = Inside::enter();
+        // SAFETY: the directory says it is a live block of `k`; it stays in its tier.
+        let r = unsafe { memtier::kind_realloc(k, p, size) };
+        if let Some(t) = tiering() {
+            t.memory.after_op();
+        }
+        ptr_out(r)
+    })
+}
+
+/// # Safety
+/// glibc's reallocarray.
+#[no_mangle]
+pub unsafe extern "C" fn reallocarray(ptr: *mut c_void, num: usize, size: usize) -> *mut c_void {
+    match num.checked_mul(size) {
+        // SAFETY: forwarded.
+        Some(total) => unsafe { realloc(ptr, total) },
+        None => {
+            set_errno(libc::ENOMEM);
+            std::ptr::null_mut()
+        }
+    }
+}
+
+/// glibc's `_mid_memalign`: small alignments are malloc's, others round up to a power of two.
+fn memalign_impl(align: usize, size: usize) -> *mut c_void {
+    if align <= 8 {
+        return do_malloc(size.max(1));
+    }
+    if align <= 16 {
+        // jemalloc's 8-byte class is only 8-aligned; 16 bytes and up are 16-aligned.
+        return do_malloc(size.max(16));
+    }
+    if align > usize::MAX / 2 + 1 {
+        set_errno(libc::EINVAL);
+        return std::ptr::null_mut();
+    }
+    do_aligned(align.next_power_of_two(), size.max(1))
+}
+
+/// # Safety
+/// C's posix_memalign.
+#[no_mangle]
+pub unsafe extern "C" fn posix_memalign(memptr: *mut *mut c_void, align: usize, size: usize) -> c_int {
+    guard(libc::ENOMEM, || {
+        if memptr.is_null() || !align.is_power_of_two() || align % std::mem::size_of::<*mut c_void>() != 0 {
+            return libc::EINVAL;
+        }
+        let p = memalign_impl(align, size);
+        if p.is_null() {
+            return libc::ENOMEM;
+        }
+        // SAFETY: checked non-null; the caller's pointer slot.
+        unsafe { *memptr = p };
+        0
+    })
+}
+
+/// # Safety
+/// C's aligned_alloc (glibc 2.36: memalign's rules).
+#[no_mangle]
+pub unsafe extern "C" fn aligned_alloc(align: usize, size: usize) -> *mut c_void {
+    guard(std::ptr::null_mut(), || memalign_impl(align, size))
+}
+
+/// # Safety
+/// glibc's memalign.
+#[no_mangle]
+pub unsafe extern "C" fn memalign(align: usize, size: usize) -> *mut c_void {
+    guard(std::ptr::null_mut(), || memalign_impl(align, size))
+}
+
+fn page_size() -> usize {
+    // SAFETY: sysconf has no preconditions.
+    let n = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    if n > 0 {
+        n as usize
+    } else {
+        4096
+    }
+}
+
+/// # Safety
+/// glibc's valloc.
+#[no_mangle]
+pub unsafe extern "C" fn valloc(size: usize) -> *mut c_void {
+    guard(std::ptr::null_mut(), || memalign_impl(page_size(), size))
+}
+
+/// # Safety
+/// glibc's pvalloc: page-aligned, the size rounded up to whole pages (0 gives one page).
+#[no_mangle]
+pub unsafe extern "C" fn pvalloc(size: usize) -> *mut c_void {
+    guard(std::ptr::null_mut(), || {
+        let page = page_size();
+        let Some(rounded) = size.max(1).checked_add(page - 1).map(|s| s & !(page - 1)) else {
+            set_errno(libc::ENOMEM);
+            return std::ptr::null_mut();
+        };
+        memalign_impl(page, rounded)
+    })
+}
+
+/// # Safety
+/// C's malloc_usable_size: `ptr` is NULL or a live block.
+#[no_mangle]
+pub unsafe extern "C" fn malloc_usable_size(ptr: *mut c_void) -> usize {
+    let Some(p) = NonNull::new(ptr.cast::<u8>()) else { return 0 };
+    guard(0, || match Kind::detect(p.as_ptr()) {
+        // SAFETY: the directory says it is a live block of `k`.
+        Some(k) => unsafe { k.usable_size(p) },
+        // SAFETY: not ours, so a live glibc block.
+        None => unsafe { libc_usable_size(ptr) },
+    })
+}
