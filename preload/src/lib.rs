@@ -246,17 +246,7 @@ fn start() {
     if LOG_LEVEL.load(Ordering::Relaxed) >= 1 {
         write_stderr(&format!("libmorseltier: {}\n", describe(&tiering)));
     }
-    let file_tiers = tiering
-        .memory
-        .tiers()
-        .iter()
-        .zip(&tiering.spec.tiers)
-        .filter_map(|(t, s)| match &s.kind {
-            memtier::TierKind::FsDax { path, .. } => Some(fork::FileTier { kind: t.kind, dir: path.clone() }),
-            _ => None,
-        })
-        .collect();
-    fork::install(file_tiers);
+    fork::install();
     TIERING.store(Box::into_raw(Box::new(tiering)), Ordering::Release);
     STATE.store(READY, Ordering::Release);
 }

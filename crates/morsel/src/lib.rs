@@ -10,7 +10,11 @@
 
 #[allow(unsafe_code)]
 pub mod caps;
+#[allow(unsafe_code)]
+mod fork;
 mod id;
+#[allow(unsafe_code)]
+pub mod lock;
 #[allow(unsafe_code)]
 mod morsel;
 mod order;
@@ -19,6 +23,7 @@ mod source;
 pub mod sys;
 
 pub use caps::{caps, Capabilities, ThpMode};
+pub use fork::{ForkCopy, ForkError};
 pub use id::{MorselId, MAX_FRAME, MAX_SOURCES};
 pub use morsel::{Morsel, Purge, SharedMapping};
 pub use order::{align_up, pow2_blocks, Order, GRANULE_SHIFT, GRANULE_SIZE, PAGE_SHIFT, PAGE_SIZE};

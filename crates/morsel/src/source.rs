@@ -5,13 +5,13 @@
 //! so that a DAX filesystem can map them with PMD or PUD entries. The file is sparse; space is
 //! allocated on commit (`fallocate`) and given back on purge (`FALLOC_FL_PUNCH_HOLE`).
 
-use std::ffi::CString;
+use std::ffi::{CStr, CString};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU16, Ordering};
-use std::sync::Mutex;
 
+use crate::lock::Lock;
 use crate::order::Order;
 use crate::sys::{self, Errno, SysResult};
 
@@ -32,7 +32,7 @@ pub enum Backing {
 const FREE_SLOTS: usize = 32;
 
 /// Free file frames, per order: released frames are reused before the file grows.
-struct Frames {
+pub(crate) struct Frames {
     next: u64,
     free: [[u64; FREE_SLOTS]; 4],
     nfree: [usize; 4],
@@ -41,11 +41,13 @@ struct Frames {
 /// A source of morsels.
 pub struct Source {
     backing: Backing,
-    fd: Option<OwnedFd>,
+    pub(crate) fd: Option<OwnedFd>,
     index: u16,
-    frames: Mutex<Frames>,
+    pub(crate) frames: Lock<Frames>,
     can_punch: AtomicBool,
     used_tmpfile: bool,
+    /// The directory of a file source: a forked child makes its own copy there.
+    pub(crate) dir: Option<CString>,
 }
 
 static NEXT_INDEX: AtomicU16 = AtomicU16::new(0);
@@ -64,9 +66,10 @@ impl Source {
             backing,
             fd,
             index: next_index(),
-            frames: Mutex::new(Frames { next: 0, free: [[0; FREE_SLOTS]; 4], nfree: [0; 4] }),
+            frames: Lock::new(Frames { next: 0, free: [[0; FREE_SLOTS]; 4], nfree: [0; 4] }),
             can_punch: AtomicBool::new(true),
             used_tmpfile,
+            dir: None,
         }
     }
 
@@ -90,16 +93,23 @@ impl Source {
     /// (O_TMPFILE) or from the moment creation returns (the fallback).
     pub fn tmpfile(dir: &Path) -> SysResult<Source> {
         let cdir = path_cstring(dir)?;
-        match sys::open_tmpfile(&cdir) {
-            Ok(fd) => Ok(Source::with(Backing::File, Some(fd), true)),
+        let mut source = match sys::open_tmpfile(&cdir) {
+            Ok(fd) => Source::with(Backing::File, Some(fd), true),
             Err(e) if matches!(e.0, libc::EOPNOTSUPP | libc::EISDIR | libc::EINVAL) => {
                 let mut template = dir.as_os_str().as_bytes().to_vec();
                 template.extend_from_slice(b"/morselkind.XXXXXX\0");
                 let fd = sys::open_unlinked_temp(&mut template)?;
-                Ok(Source::with(Backing::File, Some(fd), false))
+                Source::with(Backing::File, Some(fd), false)
             }
-            Err(e) => Err(e),
-        }
+            Err(e) => return Err(e),
+        };
+        source.dir = Some(cdir);
+        Ok(source)
+    }
+
+    /// The directory of a file source (`None` for other sources).
+    pub fn dir(&self) -> Option<&CStr> {
+        self.dir.as_deref()
     }
 
     /// A memfd named `name` (shown in /proc/PID/maps and fd listings).
@@ -142,7 +152,7 @@ impl Source {
     /// order, growing the sparse file when no released frame fits.
     pub fn take_frame(&self, order: Order, len: usize) -> SysResult<u64> {
         let Some(fd) = self.fd() else { return Ok(0) };
-        let mut frames = self.frames.lock().unwrap_or_else(|e| e.into_inner());
+        let mut frames = self.frames.lock();
         let o = order as usize;
         if len == order.size() && frames.nfree[o] > 0 {
             frames.nfree[o] -= 1;
@@ -163,7 +173,7 @@ impl Source {
             return;
         }
         self.punch(offset, len as u64);
-        let mut frames = self.frames.lock().unwrap_or_else(|e| e.into_inner());
+        let mut frames = self.frames.lock();
         let o = order as usize;
         if len == order.size() && frames.nfree[o] < FREE_SLOTS {
             let n = frames.nfree[o];

@@ -443,3 +443,101 @@ fn faults_of(who: libc::c_int) -> u64 {
     let ru = unsafe { ru.assume_init() };
     (ru.ru_minflt + ru.ru_majflt) as u64
 }
+
+/// The file's size (fstat's st_size).
+pub fn file_size(fd: BorrowedFd<'_>) -> SysResult<u64> {
+    let mut st = std::mem::MaybeUninit::<libc::stat>::uninit();
+    // SAFETY: fstat fills the struct on success, which is the only case we read it.
+    check(unsafe { libc::fstat(fd.as_raw_fd(), st.as_mut_ptr()) })?;
+    // SAFETY: fstat succeeded.
+    Ok(unsafe { st.assume_init() }.st_size as u64)
+}
+
+/// The first data (`SEEK_DATA`) or hole (`SEEK_HOLE`) offset at or after `from`; `None` when
+/// there is no data after `from` (ENXIO).
+pub fn seek(fd: BorrowedFd<'_>, from: u64, whence: libc::c_int) -> SysResult<Option<u64>> {
+    // SAFETY: lseek only reads its integer arguments.
+    let at = unsafe { libc::lseek(fd.as_raw_fd(), from as libc::off_t, whence) };
+    if at >= 0 {
+        return Ok(Some(at as u64));
+    }
+    match Errno::last() {
+        Errno(libc::ENXIO) => Ok(None),
+        e => Err(e),
+    }
+}
+
+/// Copies up to `len` bytes from `from` at `offset` to `to` at the same offset inside the
+/// kernel (`copy_file_range`; a reflink on filesystems that share extents). Returns the bytes
+/// copied, 0 at the end of `from`.
+pub fn copy_file_range(
+    from: BorrowedFd<'_>,
+    to: BorrowedFd<'_>,
+    offset: u64,
+    len: usize,
+) -> SysResult<usize> {
+    let (mut off_in, mut off_out) = (offset as libc::off64_t, offset as libc::off64_t);
+    loop {
+        // SAFETY: both offsets are valid out-pointers for the duration of the call.
+        let n = unsafe {
+            libc::copy_file_range(from.as_raw_fd(), &mut off_in, to.as_raw_fd(), &mut off_out, len, 0)
+        };
+        if n >= 0 {
+            return Ok(n as usize);
+        }
+        let e = Errno::last();
+        if e.0 != libc::EINTR {
+            return Err(e);
+        }
+    }
+}
+
+/// Writes the bytes at `[addr, addr+len)` into `fd` at `offset`; returns the bytes written.
+///
+/// # Safety
+/// The range must be readable memory.
+pub unsafe fn pwrite(fd: BorrowedFd<'_>, addr: usize, len: usize, offset: u64) -> SysResult<usize> {
+    loop {
+        // SAFETY: the caller vouches that the source range is readable.
+        let n =
+            unsafe { libc::pwrite(fd.as_raw_fd(), addr as *const libc::c_void, len, offset as libc::off_t) };
+        if n >= 0 {
+            return Ok(n as usize);
+        }
+        let e = Errno::last();
+        if e.0 != libc::EINTR {
+            return Err(e);
+        }
+    }
+}
+
+/// Makes descriptor number `target` refer to `fd`'s file (`dup3`, close-on-exec), closing what
+/// `target` referred to before.
+pub fn dup_onto(fd: BorrowedFd<'_>, target: BorrowedFd<'_>) -> SysResult<()> {
+    // SAFETY: both are open descriptors; dup3 replaces `target`'s file atomically, and whoever
+    // owns `target` keeps owning the number.
+    let rc = unsafe { libc::dup3(fd.as_raw_fd(), target.as_raw_fd(), libc::O_CLOEXEC) };
+    if rc < 0 {
+        Err(Errno::last())
+    } else {
+        Ok(())
+    }
+}
+
+/// Writes `parts` to standard error, unbuffered and without allocating (for fork handlers).
+pub fn write_stderr(parts: &[&[u8]]) {
+    for part in parts {
+        let mut rest = *part;
+        while !rest.is_empty() {
+            // SAFETY: writes from a valid slice.
+            let n = unsafe { libc::write(libc::STDERR_FILENO, rest.as_ptr().cast(), rest.len()) };
+            if n < 0 && Errno::last().0 == libc::EINTR {
+                continue;
+            }
+            if n <= 0 {
+                return;
+            }
+            rest = &rest[n as usize..];
+        }
+    }
+}

@@ -23,8 +23,8 @@
 use std::cell::{Cell, UnsafeCell};
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::Mutex;
 
+use morsel::lock::Lock;
 use tikv_jemalloc_sys as je;
 
 use crate::kind::{Kind, MAX_KIND};
@@ -80,7 +80,7 @@ struct Registry {
 // are unlinked.
 unsafe impl Send for Registry {}
 
-static THREADS: Mutex<Registry> = Mutex::new(Registry { head: std::ptr::null_mut() });
+static THREADS: Lock<Registry> = Lock::new(Registry { head: std::ptr::null_mut() });
 
 /// Sentinel for a thread whose caches are torn down (exit in progress): no caching any more.
 const DEAD: *mut ThreadCaches = std::ptr::dangling_mut::<ThreadCaches>();
@@ -129,7 +129,7 @@ fn register() -> *mut ThreadCaches {
         return DEAD;
     };
     let tc = MetaBox::into_raw(tc);
-    let mut reg = THREADS.lock().unwrap_or_else(|e| e.into_inner());
+    let mut reg = THREADS.lock();
     // SAFETY: `tc` is fresh and ours; linked under the mutex.
     unsafe { (*tc).next = reg.head };
     reg.head = tc;
@@ -158,7 +158,7 @@ fn teardown() {
         drop(unsafe { MetaBox::from_raw_in(kc, MetaAlloc) });
         caches.kinds[i] = std::ptr::null_mut();
     }
-    let mut reg = THREADS.lock().unwrap_or_else(|e| e.into_inner());
+    let mut reg = THREADS.lock();
     let mut link: *mut *mut ThreadCaches = &mut reg.head;
     // SAFETY: the list is edited under the mutex; every node is a live registered cache.
     unsafe {
@@ -173,6 +173,53 @@ fn teardown() {
     drop(reg);
     // SAFETY: unlinked, so no destroyer can see it any more.
     drop(unsafe { MetaBox::from_raw_in(tc, MetaAlloc) });
+}
+
+/// Takes the thread registry for a fork (see `crate::fork`).
+pub(crate) fn fork_lock() {
+    THREADS.raw().acquire();
+}
+
+/// Releases the registry in the parent after a fork.
+///
+/// # Safety
+/// Only after [`fork_lock`], by the thread that called it.
+pub(crate) unsafe fn fork_unlock() {
+    // SAFETY: taken by `fork_lock`, without a guard.
+    unsafe { THREADS.raw().release() }
+}
+
+/// In a forked child (its only thread), after [`fork_lock`] in the parent: the other threads'
+/// caches are unregistered and freed (a destroyer would otherwise wait on their busy windows
+/// forever), then the registry is released. Their cached blocks are forgotten, not freed: a
+/// thread may have been half-way through pushing or popping one at the fork.
+///
+/// # Safety
+/// Only in a forked child, before any other thread exists.
+pub(crate) unsafe fn after_fork_child() {
+    let me = current();
+    // SAFETY: the registry is ours (taken by `fork_lock` before the fork).
+    unsafe { THREADS.raw().release() };
+    let mut reg = THREADS.lock();
+    let mut link: *mut *mut ThreadCaches = &mut reg.head;
+    // SAFETY: the list is edited under the lock; every node is a registered cache, and no
+    // thread but this one exists to use the others.
+    unsafe {
+        while !(*link).is_null() {
+            let node = *link;
+            if node == me {
+                link = &mut (*node).next;
+                continue;
+            }
+            *link = (*node).next;
+            for kc in (*node).kinds {
+                if !kc.is_null() {
+                    drop(MetaBox::from_raw_in(kc, MetaAlloc));
+                }
+            }
+            drop(MetaBox::from_raw_in(node, MetaAlloc));
+        }
+    }
 }
 
 /// Opens the busy window for `kind`; false (window closed again) if the cache is stale.
@@ -210,7 +257,7 @@ fn flush_all(caches: &ThreadCaches, kind: Kind, kc: *mut KindCache) {
 /// Called by `Kind::destroy` after bumping the generation and before destroying the arenas:
 /// waits until no thread is inside a busy window for `kind`.
 pub(crate) fn before_destroy(kind: Kind) {
-    let reg = THREADS.lock().unwrap_or_else(|e| e.into_inner());
+    let reg = THREADS.lock();
     let mut node = reg.head;
     let me = current();
     while !node.is_null() {

@@ -12,7 +12,8 @@
 //! happens once per morsel, not per allocation.
 
 use std::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
-use std::sync::Mutex;
+
+use morsel::lock::Lock;
 
 use crate::meta::MetaBox;
 
@@ -48,7 +49,7 @@ pub struct PartialSlot {
 }
 
 static TABLE: AtomicUsize = AtomicUsize::new(0);
-static WRITERS: Mutex<()> = Mutex::new(());
+static WRITERS: Lock<()> = Lock::new(());
 static FREE_PARTIALS: AtomicPtr<PartialSlot> = AtomicPtr::new(std::ptr::null_mut());
 
 fn table() -> Option<&'static [AtomicUsize]> {
@@ -73,11 +74,30 @@ fn slot_of(addr: usize) -> Option<usize> {
     (addr >> VA_BITS == 0).then_some(addr >> SLOT_SHIFT)
 }
 
+/// In a forked child (its only thread): releases WRITERS should a vanished thread have held it
+/// at the fork. Writers run under a provider's carver or the kind registry, which the fork
+/// handlers account for (see `crate::fork`).
+///
+/// # Safety
+/// Only in a forked child, before any other thread exists.
+pub(crate) unsafe fn reset_after_fork() {
+    if WRITERS.raw().is_held() {
+        // SAFETY: the holder does not exist in the child.
+        unsafe { WRITERS.raw().release() }
+    }
+}
+
 /// The span holding `addr`, if it is ours.
 #[inline]
 pub fn lookup(addr: usize) -> Option<&'static Span> {
     let slot = slot_of(addr)?;
-    let word = table()?[slot].load(Ordering::Acquire);
+    let base = TABLE.load(Ordering::Acquire);
+    if base == 0 {
+        return None;
+    }
+    // SAFETY: slot < SLOTS (addr is below 1 << VA_BITS) and the table holds SLOTS words,
+    // mapped for the life of the process.
+    let word = unsafe { (*(base as *const AtomicUsize).add(slot)).load(Ordering::Acquire) };
     if word == 0 {
         return None;
     }
@@ -126,7 +146,7 @@ fn new_partial(base: *mut Span) -> *mut PartialSlot {
 /// `span` must stay valid until [`remove`] is called with it.
 pub unsafe fn insert(span: *const Span) -> Result<(), crate::Error> {
     let table = table_or_init()?;
-    let _w = WRITERS.lock().unwrap_or_else(|e| e.into_inner());
+    let _w = WRITERS.lock();
     // SAFETY: the caller vouches for the span.
     let s = unsafe { &*span };
     let (first, last) = match (slot_of(s.start), slot_of(s.end - 1)) {
@@ -170,7 +190,7 @@ pub unsafe fn insert(span: *const Span) -> Result<(), crate::Error> {
 /// `span` must have been passed to [`insert`] (or be absent from the table).
 pub unsafe fn remove(span: *const Span) {
     let Some(table) = table() else { return };
-    let _w = WRITERS.lock().unwrap_or_else(|e| e.into_inner());
+    let _w = WRITERS.lock();
     // SAFETY: the caller vouches for the span.
     let s = unsafe { &*span };
     let (Some(first), Some(last)) = (slot_of(s.start), slot_of(s.end - 1)) else { return };

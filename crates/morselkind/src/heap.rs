@@ -221,7 +221,8 @@ impl Kind {
     #[inline(always)]
     pub(crate) fn owner_of(ptr: *const u8) -> Option<Kind> {
         let span = directory::lookup(ptr as usize)?;
-        Kind::from_ptr(span.owner as *const KindInner)
+        // SAFETY: spans are registered by providers with their kind's table entry as owner.
+        Some(unsafe { Kind::from_entry(span.owner as *const KindInner) })
     }
 
     /// The kind that owns `ptr`, or `None` for memory that is not ours. Never dereferences

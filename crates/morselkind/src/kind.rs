@@ -8,8 +8,8 @@
 //! of `LIVE`. Using a kind while another thread destroys it is the caller's bug, as in memkind.
 
 use std::sync::atomic::{AtomicI32, AtomicPtr, AtomicU32, AtomicU8, Ordering};
-use std::sync::Mutex;
 
+use morsel::lock::Lock;
 use morsel::Source;
 
 use crate::error::{Error, Result};
@@ -57,11 +57,29 @@ impl KindInner {
 /// The kind table.
 pub static KINDS: [KindInner; MAX_KIND] = [const { KindInner::new() }; MAX_KIND];
 
-static REGISTRY: Mutex<()> = Mutex::new(());
+static REGISTRY: Lock<()> = Lock::new(());
 /// Serialises the lazy creation of a kind's second and later arenas (and their destruction).
 /// Separate from REGISTRY: a destroyer holds REGISTRY while it waits for cache fills, and a
 /// fill may need to create an arena.
-static ARENAS: Mutex<()> = Mutex::new(());
+static ARENAS: Lock<()> = Lock::new(());
+/// Takes REGISTRY, then ARENAS, for a fork (see `crate::fork`); [`fork_unlock`] releases them.
+pub(crate) fn fork_lock() {
+    REGISTRY.raw().acquire();
+    ARENAS.raw().acquire();
+}
+
+/// Releases what [`fork_lock`] took, in the parent or in the child.
+///
+/// # Safety
+/// Only after [`fork_lock`], by the thread that called it (or its image in the child).
+pub(crate) unsafe fn fork_unlock() {
+    // SAFETY: taken by `fork_lock`, without guards.
+    unsafe {
+        ARENAS.raw().release();
+        REGISTRY.raw().release();
+    }
+}
+
 /// An arena slot not created yet.
 const NO_ARENA: u32 = u32::MAX;
 
@@ -224,6 +242,17 @@ impl Kind {
         (off < MAX_KIND * size && off % size == 0).then(|| Kind(&KINDS[off / size]))
     }
 
+    /// The kind whose entry is at `p`, which the caller knows points into the table (a span's
+    /// owner, written by the table itself).
+    ///
+    /// # Safety
+    /// `p` must point at an entry of the kind table.
+    #[inline(always)]
+    pub(crate) unsafe fn from_entry(p: *const KindInner) -> Kind {
+        // SAFETY: forwarded from the caller.
+        Kind(unsafe { &*p })
+    }
+
     /// A raw pointer to the entry (memkind's `memkind_t`).
     pub const fn as_ptr(self) -> *const KindInner {
         self.0
@@ -270,7 +299,8 @@ impl Kind {
     #[cold]
     fn ready_slow(self) -> Result<()> {
         let Some(sk) = self.static_kind() else { return Err(Error::Invalid) };
-        let _r = REGISTRY.lock().unwrap_or_else(|e| e.into_inner());
+        crate::fork::install();
+        let _r = REGISTRY.lock();
         match self.0.state.load(Ordering::Acquire) {
             LIVE => return Ok(()),
             UNAVAILABLE => return Err(self.unavailable_reason()),
@@ -311,7 +341,7 @@ impl Kind {
 
     #[cold]
     fn arena_slow(self, i: usize) -> u32 {
-        let _a = ARENAS.lock().unwrap_or_else(|e| e.into_inner());
+        let _a = ARENAS.lock();
         let slot = &self.0.arenas[i];
         let current = slot.load(Ordering::Acquire);
         if current != NO_ARENA {
@@ -328,7 +358,8 @@ impl Kind {
 
     /// Creates a dynamic kind in a free entry of the table.
     pub fn create(spec: KindSpec) -> Result<Kind> {
-        let _r = REGISTRY.lock().unwrap_or_else(|e| e.into_inner());
+        crate::fork::install();
+        let _r = REGISTRY.lock();
         let entry = KINDS[NUM_STATIC..]
             .iter()
             .find(|k| k.state.load(Ordering::Acquire) == FREE)
@@ -348,7 +379,7 @@ impl Kind {
         if self.static_kind().is_some() {
             return Err(Error::Invalid);
         }
-        let _r = REGISTRY.lock().unwrap_or_else(|e| e.into_inner());
+        let _r = REGISTRY.lock();
         if self.0.state.load(Ordering::Acquire) != LIVE {
             return Err(Error::Invalid);
         }
@@ -359,7 +390,7 @@ impl Kind {
             p.begin_teardown();
         }
         {
-            let _a = ARENAS.lock().unwrap_or_else(|e| e.into_inner());
+            let _a = ARENAS.lock();
             let first = self.0.arenas[0].load(Ordering::Relaxed);
             for (i, slot) in self.0.arenas.iter().enumerate() {
                 let a = slot.swap(NO_ARENA, Ordering::AcqRel);

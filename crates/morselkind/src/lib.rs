@@ -32,6 +32,8 @@ pub mod directory;
 mod dynamic;
 mod error;
 #[allow(unsafe_code)]
+pub mod fork;
+#[allow(unsafe_code)]
 mod heap;
 #[allow(unsafe_code)]
 pub mod je;

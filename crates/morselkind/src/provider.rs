@@ -17,8 +17,8 @@
 
 use std::ffi::c_void;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
 
+use morsel::lock::{Lock, LockGuard};
 use morsel::{sys, Backing, Morsel, Order, Purge, Source, GRANULE_SIZE, PAGE_SIZE};
 use tikv_jemalloc_sys as je;
 
@@ -118,7 +118,7 @@ pub struct Provider {
     source: Source,
     config: ProviderConfig,
     committed: AtomicUsize,
-    carver: Mutex<Carver>,
+    carver: Lock<Carver>,
     /// Set while the kind's arenas are destroyed: giving memory back is pointless then.
     dying: std::sync::atomic::AtomicBool,
 }
@@ -138,7 +138,7 @@ impl Provider {
                 config,
                 committed: AtomicUsize::new(0),
                 dying: std::sync::atomic::AtomicBool::new(false),
-                carver: Mutex::new(Carver {
+                carver: Lock::new(Carver {
                     cursors: [Cursor::default(); MAX_NODES],
                     regions: MetaVec::new_in(MetaAlloc),
                 }),
@@ -207,8 +207,8 @@ impl Provider {
         self.lock().regions.iter().filter_map(|r| r.morsel.as_ref()).map(|m| m.len()).sum()
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Carver> {
-        self.carver.lock().unwrap_or_else(|e| e.into_inner())
+    fn lock(&self) -> LockGuard<'_, Carver> {
+        self.carver.lock()
     }
 
     /// Unregisters and unmaps everything, newest morsel first (children before parents): a
@@ -280,19 +280,7 @@ impl Provider {
                 return Err(Error::Mbind);
             }
         }
-        if self.source.fd().is_some() && self.committed() < SMALL_KIND {
-            // While a file kind is small, a fault must not read ahead: a whole frame of sparse
-            // file lies behind it, and reading (then evicting) megabytes of zeroes would cost a
-            // short-lived kind more than everything else it does.
-            // SAFETY: the whole morsel is ours; the advice does not change contents.
-            let _ = unsafe { sys::madvise(morsel.base(), morsel.len(), libc::MADV_RANDOM) };
-        }
-        if self.config.huge {
-            let _ = morsel.advise_huge();
-        } else if self.config.no_huge {
-            // SAFETY: the whole morsel is ours; the advice does not change contents.
-            let _ = unsafe { sys::madvise(morsel.base(), morsel.len(), libc::MADV_NOHUGEPAGE) };
-        }
+        self.advise(&morsel);
         let base = morsel.base();
         let region = MetaBox::new_in(
             Region { span: Span { start: base, end: base + len, owner: self.owner }, morsel: Some(morsel) },
@@ -311,6 +299,53 @@ impl Provider {
             carver.cursors[cursor] = Cursor { bump: base, end: base + len };
         }
         Ok(base)
+    }
+
+    /// The advice a new mapping of a morsel takes.
+    fn advise(&self, morsel: &Morsel) {
+        if self.source.fd().is_some() && self.committed() < SMALL_KIND {
+            // While a file kind is small, a fault must not read ahead: a whole frame of sparse
+            // file lies behind it, and reading (then evicting) megabytes of zeroes would cost a
+            // short-lived kind more than everything else it does.
+            // SAFETY: the whole morsel is ours; the advice does not change contents.
+            let _ = unsafe { sys::madvise(morsel.base(), morsel.len(), libc::MADV_RANDOM) };
+        }
+        if self.config.huge {
+            let _ = morsel.advise_huge();
+        } else if self.config.no_huge {
+            // SAFETY: the whole morsel is ours; the advice does not change contents.
+            let _ = unsafe { sys::madvise(morsel.base(), morsel.len(), libc::MADV_NOHUGEPAGE) };
+        }
+    }
+
+    /// In a forked child (its only thread): releases the carver and the source's lock, should a
+    /// thread that does not exist in the child have held them at the fork, and gives a file
+    /// kind its own copy of its file: every morsel's data copied to a new file and mapped in
+    /// place of the old, at the same addresses (see `morsel::ForkCopy`).
+    ///
+    /// # Safety
+    /// Only in a forked child, before any other thread exists, with the kind live.
+    pub(crate) unsafe fn after_fork_child(&self) -> std::result::Result<(), morsel::ForkError> {
+        if self.carver.raw().is_held() {
+            // SAFETY: the holder is gone; see `crate::fork` for why the state is whole.
+            unsafe { self.carver.raw().release() };
+        }
+        // SAFETY: forwarded from the caller.
+        unsafe { self.source.reset_lock_after_fork() };
+        let Some(copy) = self.source.begin_fork_copy()? else { return Ok(()) };
+        let carver = self.lock();
+        for m in carver.regions.iter().filter_map(|r| r.morsel.as_ref()) {
+            // SAFETY: every morsel of a file source is a read-write shared mapping of its file
+            // at its offset, owned by this provider; the caller vouches for the rest.
+            unsafe { copy.copy_and_remap(m.base(), m.len(), m.offset())? };
+            // The new mapping has lost the old one's advice and policy. (Per-node placements
+            // are for anonymous static kinds only; file kinds have none or one for all.)
+            if let Placements::All(p) = &self.config.placements {
+                let _ = m.bind(p.mode, &p.mask);
+            }
+            self.advise(m);
+        }
+        copy.finish()
     }
 
     fn alloc(

@@ -141,7 +141,10 @@ fn pmem_kinds_pack_tightly() {
         n += 1;
     }
     assert!(n >= 15, "a 16 MiB kind held only {n} objects of 1 MiB");
-    assert!(k16.source().unwrap().file_bytes() <= 16 << 20, "file blocks exceed the limit");
+    // st_blocks also counts the filesystem's own extent-tree blocks for a fragmented file
+    // (ext4: 4 KiB each), so allow a few of those above the data.
+    let blocks_used = k16.source().unwrap().file_bytes();
+    assert!(blocks_used <= (16 << 20) + (64 << 10), "file blocks {blocks_used} exceed the 16 MiB limit");
     for b in blocks.drain(..) {
         // SAFETY: blocks of this test's own kinds, live until freed here; writes stay in bounds.
         unsafe { k16.free(b) };
