@@ -599,61 +599,32 @@ unsafe extern "C" fn hook_destroy(
 ) {
 }
 
-unsafe extern "C" fn hook_commit(
-    hooks: *mut je::extent_hooks_t,
-    addr: *mut c_void,
-    _size: usize,
-    offset: usize,
-    length: usize,
-    _arena: libc::c_uint,
-) -> bool {
-    guard(true, || {
-        // SAFETY: jemalloc passes our hooks.
-        unsafe { provider(hooks) }.commit(addr as usize + offset, length).is_err()
-    })
+/// The commit, decommit and purge hooks share one shape: a range inside an extent, and `true`
+/// for "not done". Each is this trampoline around one provider method.
+macro_rules! range_hook {
+    ($name:ident, |$p:ident, $at:ident, $len:ident| $done:expr) => {
+        unsafe extern "C" fn $name(
+            hooks: *mut je::extent_hooks_t,
+            addr: *mut c_void,
+            _size: usize,
+            offset: usize,
+            $len: usize,
+            _arena: libc::c_uint,
+        ) -> bool {
+            guard(true, || {
+                // SAFETY: jemalloc passes our hooks.
+                let $p = unsafe { provider(hooks) };
+                let $at = addr as usize + offset;
+                !$done
+            })
+        }
+    };
 }
 
-unsafe extern "C" fn hook_decommit(
-    hooks: *mut je::extent_hooks_t,
-    addr: *mut c_void,
-    _size: usize,
-    offset: usize,
-    length: usize,
-    _arena: libc::c_uint,
-) -> bool {
-    guard(true, || {
-        // SAFETY: jemalloc passes our hooks.
-        !unsafe { provider(hooks) }.decommit(addr as usize + offset, length)
-    })
-}
-
-unsafe extern "C" fn hook_purge_lazy(
-    hooks: *mut je::extent_hooks_t,
-    addr: *mut c_void,
-    _size: usize,
-    offset: usize,
-    length: usize,
-    _arena: libc::c_uint,
-) -> bool {
-    guard(true, || {
-        // SAFETY: jemalloc passes our hooks.
-        !unsafe { provider(hooks) }.purge(addr as usize + offset, length, Purge::Lazy)
-    })
-}
-
-unsafe extern "C" fn hook_purge_forced(
-    hooks: *mut je::extent_hooks_t,
-    addr: *mut c_void,
-    _size: usize,
-    offset: usize,
-    length: usize,
-    _arena: libc::c_uint,
-) -> bool {
-    guard(true, || {
-        // SAFETY: jemalloc passes our hooks.
-        !unsafe { provider(hooks) }.purge(addr as usize + offset, length, Purge::Forced)
-    })
-}
+range_hook!(hook_commit, |p, at, len| p.commit(at, len).is_ok());
+range_hook!(hook_decommit, |p, at, len| p.decommit(at, len));
+range_hook!(hook_purge_lazy, |p, at, len| p.purge(at, len, Purge::Lazy));
+range_hook!(hook_purge_forced, |p, at, len| p.purge(at, len, Purge::Forced));
 
 unsafe extern "C" fn hook_split(
     _: *mut je::extent_hooks_t,
