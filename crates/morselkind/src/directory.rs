@@ -66,8 +66,13 @@ fn table_or_init() -> Result<&'static [AtomicUsize], crate::Error> {
     let addr = morsel::sys::reserve(len, morsel::PAGE_SIZE)?;
     // SAFETY: a fresh reservation, ours alone, mapped for the life of the process.
     unsafe { morsel::sys::map_anon_fixed(addr, len)? };
-    TABLE.store(addr, Ordering::Release);
-    Ok(table().expect("just set"))
+    // Threads creating their first kinds at the same moment race here: exactly one table may
+    // win, or entries written into a loser's table would vanish with it.
+    if TABLE.compare_exchange(0, addr, Ordering::AcqRel, Ordering::Acquire).is_err() {
+        // SAFETY: our own mapping, never published.
+        let _ = unsafe { morsel::sys::unmap(addr, len) };
+    }
+    Ok(table().expect("set by us or by the winner"))
 }
 
 fn slot_of(addr: usize) -> Option<usize> {

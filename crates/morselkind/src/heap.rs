@@ -76,15 +76,14 @@ fn with_retry(kind: Kind, f: impl Fn() -> *mut libc::c_void) -> Result<NonNull<u
     if let Some(p) = NonNull::new(f()) {
         return Ok(p.cast());
     }
-    // Give the kind one more chance: a size-limited kind may hold the space in dirty pages
-    // (other arenas of the kind) or in this thread's cache; any kind may have lost a race
-    // with a concurrent kind creation or destruction for the growth of its arena.
-    crate::cache::flush(kind);
+    // A full size-limited kind may hold free space in dirty pages (of any of its arenas) or in
+    // this thread's cache: give those back and try once more.
     if kind.is_limited() {
+        crate::cache::flush(kind);
         kind.purge();
-    }
-    if let Some(p) = NonNull::new(f()) {
-        return Ok(p.cast());
+        if let Some(p) = NonNull::new(f()) {
+            return Ok(p.cast());
+        }
     }
     Err(Error::OutOfMemory)
 }
