@@ -541,3 +541,17 @@ pub fn write_stderr(parts: &[&[u8]]) {
         }
     }
 }
+
+/// Writes `v` in decimal into the end of `buf` and returns the digits, without allocating
+/// (for messages and mallctl names built on paths where the heap may be the allocator itself).
+pub fn decimal(mut v: u64, buf: &mut [u8; 20]) -> &[u8] {
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            return &buf[i..];
+        }
+    }
+}

@@ -138,17 +138,8 @@ extern "C" fn child() {
 
 /// One line on stderr, without allocating.
 fn report(e: &ForkError, dir: &[u8]) {
-    let mut digits = [0u8; 12];
-    let mut i = digits.len();
-    let mut v = e.errno.0.unsigned_abs();
-    loop {
-        i -= 1;
-        digits[i] = b'0' + (v % 10) as u8;
-        v /= 10;
-        if v == 0 {
-            break;
-        }
-    }
+    let mut buf = [0u8; 20];
+    let digits = sys::decimal(e.errno.0.unsigned_abs() as u64, &mut buf);
     let why: &[u8] = match e.errno.0 {
         libc::ENOSPC => b"no space left on the device",
         libc::EDQUOT => b"disk quota exceeded",
@@ -165,7 +156,7 @@ fn report(e: &ForkError, dir: &[u8]) {
         b": ",
         why,
         b", errno ",
-        &digits[i..],
+        digits,
         b"); the child exits with status 127 rather than share memory with its parent\n",
     ]);
 }

@@ -38,18 +38,8 @@ impl Name {
 
     /// `prefix` + decimal `arena` + "." + `leaf`.
     fn indexed(prefix: &[u8], arena: u32, leaf: &[u8]) -> Name {
-        let mut digits = [0u8; 10];
-        let mut i = digits.len();
-        let mut v = arena;
-        loop {
-            i -= 1;
-            digits[i] = b'0' + (v % 10) as u8;
-            v /= 10;
-            if v == 0 {
-                break;
-            }
-        }
-        Name::new(&[prefix, &digits[i..], b".", leaf])
+        let mut buf = [0u8; 20];
+        Name::new(&[prefix, morsel::sys::decimal(arena as u64, &mut buf), b".", leaf])
     }
 
     fn arena(arena: u32, leaf: &[u8]) -> Name {
