@@ -5,7 +5,9 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::ptr::NonNull;
 
-use morselkind::{free_any, usable_size_any, Error, Kind, PmemConfig, StaticKind, UsagePolicy};
+use morselkind::{
+    free_any, free_any_fast, usable_size_any, Error, Kind, PmemConfig, StaticKind, UsagePolicy,
+};
 
 use crate::{code, guard, kind_of, set_errno, MemkindT};
 
@@ -473,6 +475,10 @@ pub extern "C" fn memkind_set_bg_threads(state: bool) -> c_int {
 
 #[no_mangle]
 pub unsafe extern "C" fn memkind_malloc(kind: MemkindT, size: usize) -> *mut c_void {
+    // The fast path (a cache hit, or jemalloc's own for DEFAULT) cannot panic: no guard.
+    if let Some(p) = kind_of(kind).and_then(|k| k.malloc_fast(size)) {
+        return p.as_ptr().cast();
+    }
     guard(std::ptr::null_mut(), || {
         let Some(k) = kind_of(kind) else {
             set_errno(libc::EINVAL);
@@ -604,8 +610,13 @@ pub unsafe extern "C" fn memkind_realloc(kind: MemkindT, ptr: *mut c_void, size:
 pub unsafe extern "C" fn memkind_free(_kind: MemkindT, ptr: *mut c_void) {
     if let Some(p) = NonNull::new(ptr.cast::<u8>()) {
         // The directory, not the kind argument, decides where the block goes: a pointer that
-        // is not ours (memkind's issue #634) reaches the C library's free.
+        // is not ours (memkind's issue #634) reaches the C library's free. The fast path
+        // cannot panic: no guard.
         // SAFETY: the caller passes a live block.
+        if unsafe { free_any_fast(p) } {
+            return;
+        }
+        // SAFETY: as above.
         guard((), || unsafe { free_any(p) })
     }
 }

@@ -30,8 +30,9 @@ use tikv_jemalloc_sys as je;
 use crate::kind::{Kind, MAX_KIND};
 use crate::meta::{MetaAlloc, MetaBox};
 
+pub(crate) use crate::sizes::NCLASSES;
 pub use crate::sizes::{class_of, MAX_TABLED as MAX_CACHED};
-use crate::sizes::{class_size_slow, CLASS_OF_8, CLASS_SIZE, NCLASSES};
+use crate::sizes::{class_size_slow, CLASS_OF_8, CLASS_SIZE};
 
 const BIN_CAP: usize = 64;
 const NOT_BUSY: u32 = u32::MAX;
@@ -344,16 +345,27 @@ fn small_class(size: usize) -> usize {
 #[inline(always)]
 pub(crate) fn alloc(kind: Kind, size: usize, arena_flags: fn(Kind) -> libc::c_int) -> Option<NonNull<u8>> {
     let class = small_class(size);
-    if let Some(kc) = hit(kind) {
-        // SAFETY: the table's classes are below NCLASSES.
-        let bin = unsafe { kc.bins.get_unchecked_mut(class) };
-        if bin.n > 0 {
-            bin.n -= 1;
-            // SAFETY: n < BIN_CAP; cached blocks are live blocks of this kind.
-            return Some(unsafe { NonNull::new_unchecked(*bin.items.get_unchecked(bin.n)) });
-        }
+    pop(kind, class).or_else(|| alloc_slow(kind, class, arena_flags(kind)))
+}
+
+/// A cached block of `kind` for a request of `size` bytes (1..=MAX_CACHED), if the thread's
+/// bin has one: no fill, no jemalloc, no locks.
+#[inline(always)]
+pub(crate) fn pop_size(kind: Kind, size: usize) -> Option<NonNull<u8>> {
+    pop(kind, small_class(size))
+}
+
+#[inline(always)]
+fn pop(kind: Kind, class: usize) -> Option<NonNull<u8>> {
+    let kc = hit(kind)?;
+    // SAFETY: the table's classes are below NCLASSES.
+    let bin = unsafe { kc.bins.get_unchecked_mut(class) };
+    if bin.n == 0 {
+        return None;
     }
-    alloc_slow(kind, class, arena_flags(kind))
+    bin.n -= 1;
+    // SAFETY: n < BIN_CAP; cached blocks are live blocks of this kind.
+    Some(unsafe { NonNull::new_unchecked(*bin.items.get_unchecked(bin.n)) })
 }
 
 #[cold]
@@ -369,6 +381,7 @@ fn alloc_slow(kind: Kind, class: usize, flags: libc::c_int) -> Option<NonNull<u8
     let slots: &mut [*mut libc::c_void] =
         // SAFETY: `*mut u8` and `*mut c_void` have the same layout; the range is the bin's.
         unsafe { std::slice::from_raw_parts_mut(bin.items.as_mut_ptr().add(bin.n).cast(), want - bin.n.min(want)) };
+    let first = bin.n;
     bin.n += crate::je::batch_alloc(slots, class_size, flags);
     while bin.n < want {
         // SAFETY: the flags name one of the kind's arenas; inside the busy window.
@@ -380,6 +393,11 @@ fn alloc_slow(kind: Kind, class: usize, flags: libc::c_int) -> Option<NonNull<u8
         bin.n += 1;
     }
     leave(caches);
+    // Tag the fresh blocks before any is handed out (see `directory`): frees then know their
+    // class without asking jemalloc.
+    for &p in &bin.items[first..bin.n] {
+        crate::directory::set_tag(p as usize, class as u8 + 1);
+    }
     if bin.n == 0 {
         return None;
     }
@@ -394,18 +412,31 @@ pub(crate) fn free(kind: Kind, ptr: NonNull<u8>, usable: usize) -> bool {
     if usable > MAX_CACHED {
         return false;
     }
-    let class = small_class(usable);
-    if let Some(kc) = hit(kind) {
-        // SAFETY: the table's classes are below NCLASSES.
-        let (bin, cap) = unsafe { (kc.bins.get_unchecked_mut(class), *BIN_CAP_OF.get_unchecked(class)) };
-        if bin.n < cap {
-            // SAFETY: n < cap ≤ BIN_CAP.
-            unsafe { *bin.items.get_unchecked_mut(bin.n) = ptr.as_ptr() };
-            bin.n += 1;
-            return true;
-        }
+    free_class(kind, ptr, small_class(usable))
+}
+
+/// Returns a block of `kind` of small class `class` to the thread's cache; false if the caller
+/// must free it through jemalloc itself.
+#[inline(always)]
+pub(crate) fn free_class(kind: Kind, ptr: NonNull<u8>, class: usize) -> bool {
+    push(kind, ptr, class) || free_slow(kind, ptr, class)
+}
+
+/// Puts a block of `kind` of small class `class` (below NCLASSES) into the thread's bin if it
+/// has room: no flush, no jemalloc, no locks.
+#[inline(always)]
+pub(crate) fn push(kind: Kind, ptr: NonNull<u8>, class: usize) -> bool {
+    debug_assert!(class < NCLASSES);
+    let Some(kc) = hit(kind) else { return false };
+    // SAFETY: the caller passes a class below NCLASSES.
+    let (bin, cap) = unsafe { (kc.bins.get_unchecked_mut(class), *BIN_CAP_OF.get_unchecked(class)) };
+    if bin.n >= cap {
+        return false;
     }
-    free_slow(kind, ptr, class)
+    // SAFETY: n < cap ≤ BIN_CAP.
+    unsafe { *bin.items.get_unchecked_mut(bin.n) = ptr.as_ptr() };
+    bin.n += 1;
+    true
 }
 
 #[cold]

@@ -7,11 +7,22 @@
 //! other or with memory that is not ours (the edges of FIXED regions), checked by range.
 //!
 //! The table is 512 MiB of `MAP_NORESERVE` address space; only the pages for slots in use are
-//! ever touched. Partial slots are type-stable (kept on a free list, never unmapped), so a
+//! ever touched.
+//!
+//! Beside it, one *tag* byte per 4 KiB page says which small size class the blocks that start
+//! in that page have (class + 1), or 0 for "ask jemalloc". It saves the thread caches jemalloc's
+//! size lookup on free. The rule that keeps it exact: whoever hands out a block of a cached
+//! kind writes the tag of the page the block starts in first (the class after a cache fill, 0
+//! on every other path). A page belongs to one jemalloc extent at a time (a slab of one class,
+//! or one large block), and a page is reused for another extent only after every block
+//! starting in it is freed; so while a block is live, the last tag written for its page is its
+//! own. Stale tags sit only on pages where no live block starts. 32 GiB of `MAP_NORESERVE`
+//! address space (one byte per page of the 47-bit space); where it cannot be mapped, every tag
+//! reads 0 and frees ask jemalloc. Partial slots are type-stable (kept on a free list, never unmapped), so a
 //! concurrent lookup never reads freed memory. Writers serialise on one mutex: registration
 //! happens once per morsel, not per allocation.
 
-use std::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicPtr, AtomicU8, AtomicUsize, Ordering};
 
 use morsel::lock::Lock;
 
@@ -49,6 +60,8 @@ pub struct PartialSlot {
 }
 
 static TABLE: AtomicUsize = AtomicUsize::new(0);
+static TAGS: AtomicUsize = AtomicUsize::new(0);
+const TAG_SHIFT: u32 = 12;
 static WRITERS: Lock<()> = Lock::new(());
 static FREE_PARTIALS: AtomicPtr<PartialSlot> = AtomicPtr::new(std::ptr::null_mut());
 
@@ -66,6 +79,8 @@ fn table_or_init() -> Result<&'static [AtomicUsize], crate::Error> {
     let addr = morsel::sys::reserve(len, morsel::PAGE_SIZE)?;
     // SAFETY: a fresh reservation, ours alone, mapped for the life of the process.
     unsafe { morsel::sys::map_anon_fixed(addr, len)? };
+    // The tags first: once the table is published, blocks may be handed out and tagged.
+    init_tags();
     // Threads creating their first kinds at the same moment race here: exactly one table may
     // win, or entries written into a loser's table would vanish with it.
     if TABLE.compare_exchange(0, addr, Ordering::AcqRel, Ordering::Acquire).is_err() {
@@ -73,6 +88,53 @@ fn table_or_init() -> Result<&'static [AtomicUsize], crate::Error> {
         let _ = unsafe { morsel::sys::unmap(addr, len) };
     }
     Ok(table().expect("set by us or by the winner"))
+}
+
+fn init_tags() {
+    if TAGS.load(Ordering::Acquire) != 0 {
+        return;
+    }
+    let len = 1usize << (VA_BITS - TAG_SHIFT);
+    let Ok(addr) = morsel::sys::reserve(len, morsel::PAGE_SIZE) else { return };
+    // SAFETY: a fresh reservation, ours alone.
+    if unsafe { morsel::sys::map_anon_fixed(addr, len) }.is_err()
+        || TAGS.compare_exchange(0, addr, Ordering::AcqRel, Ordering::Acquire).is_err()
+    {
+        // SAFETY: our own mapping, never published.
+        let _ = unsafe { morsel::sys::unmap(addr, len) };
+    }
+}
+
+/// The tag slot of the page holding `addr`, if tags are mapped and `addr` is below 1 << VA_BITS.
+#[inline(always)]
+fn tag_slot(addr: usize) -> Option<&'static AtomicU8> {
+    let base = TAGS.load(Ordering::Relaxed);
+    if base == 0 || addr >> VA_BITS != 0 {
+        return None;
+    }
+    // SAFETY: the tag table has one byte per page of the 47-bit space, mapped for the life of
+    // the process once published.
+    Some(unsafe { &*((base + (addr >> TAG_SHIFT)) as *const AtomicU8) })
+}
+
+/// The tag of the page where the block at `addr` starts: its small class + 1, or 0 (unknown).
+/// Only meaningful for a live block of a cached kind (see the module comment).
+#[inline(always)]
+pub fn tag(addr: usize) -> u8 {
+    // Relaxed: the block was handed to the caller after its tag was written, through whatever
+    // synchronisation passed the pointer along.
+    tag_slot(addr).map_or(0, |t| t.load(Ordering::Relaxed))
+}
+
+/// Records the tag of a block about to be handed out (see the module comment).
+#[inline(always)]
+pub fn set_tag(addr: usize, tag: u8) {
+    if let Some(t) = tag_slot(addr) {
+        // Most fills write the value already there; skip the store (and its cache-line dirtying).
+        if t.load(Ordering::Relaxed) != tag {
+            t.store(tag, Ordering::Relaxed);
+        }
+    }
 }
 
 fn slot_of(addr: usize) -> Option<usize> {
@@ -93,7 +155,7 @@ pub(crate) unsafe fn reset_after_fork() {
 }
 
 /// The span holding `addr`, if it is ours.
-#[inline]
+#[inline(always)]
 pub fn lookup(addr: usize) -> Option<&'static Span> {
     let slot = slot_of(addr)?;
     let base = TABLE.load(Ordering::Acquire);
@@ -111,6 +173,12 @@ pub fn lookup(addr: usize) -> Option<&'static Span> {
         // only when their kind is destroyed (using its memory after that is the caller's bug).
         return Some(unsafe { &*(word as *const Span) });
     }
+    lookup_partial(word, addr)
+}
+
+/// The span holding `addr` in a slot shared by several spans (tagged word `word`).
+#[inline(never)]
+fn lookup_partial(word: usize, addr: usize) -> Option<&'static Span> {
     // SAFETY: partial slots are type-stable: never freed, only recycled.
     let partial = unsafe { &*((word & !PARTIAL) as *const PartialSlot) };
     for r in &partial.ranges {

@@ -71,18 +71,26 @@ fn arena_flags(kind: Kind) -> libc::c_int {
 
 /// Runs an allocation; when a size-limited kind is full, purges its dirty pages (other arenas
 /// of the kind may hold them) and tries once more.
+/// Every block handed out here bypasses the thread cache, so its page's tag says "ask
+/// jemalloc" (see `directory`).
 #[inline]
 fn with_retry(kind: Kind, f: impl Fn() -> *mut libc::c_void) -> Result<NonNull<u8>> {
-    if let Some(p) = NonNull::new(f()) {
-        return Ok(p.cast());
+    let tagged = |p: *mut libc::c_void| {
+        NonNull::new(p).map(|p| {
+            directory::set_tag(p.as_ptr() as usize, 0);
+            p.cast()
+        })
+    };
+    if let Some(p) = tagged(f()) {
+        return Ok(p);
     }
     // A full size-limited kind may hold free space in dirty pages (of any of its arenas) or in
     // this thread's cache: give those back and try once more.
     if kind.is_limited() {
         crate::cache::flush(kind);
         kind.purge();
-        if let Some(p) = NonNull::new(f()) {
-            return Ok(p.cast());
+        if let Some(p) = tagged(f()) {
+            return Ok(p);
         }
     }
     Err(Error::OutOfMemory)
@@ -92,6 +100,33 @@ impl Kind {
     /// Allocates `size` bytes (memkind: size 0 gives no memory).
     #[inline]
     pub fn malloc(self, size: usize) -> Result<NonNull<u8>> {
+        match self.malloc_fast(size) {
+            Some(p) => Ok(p),
+            None => self.malloc_slow(size),
+        }
+    }
+
+    /// The allocation fast path, or `None` (nothing done) where [`Kind::malloc`] must go the
+    /// slow way: DEFAULT on a thread already associated with DEFAULT's arenas (jemalloc's own
+    /// fast path), or a hit in the thread's cache for this kind. Neither can happen before the
+    /// kind is ready, and a destroyed kind's caches are stale (generation), so no state check.
+    #[inline(always)]
+    pub fn malloc_fast(self, size: usize) -> Option<NonNull<u8>> {
+        if self.is_default() {
+            if size != 0 && DEFAULT_BOUND.try_with(|b| b.get()) == Ok(true) {
+                // SAFETY: size is non-zero; the thread's arena is DEFAULT's.
+                return NonNull::new(unsafe { je::malloc(size) }.cast());
+            }
+            return None;
+        }
+        if size.wrapping_sub(1) < cache::MAX_CACHED {
+            return cache::pop_size(self, size);
+        }
+        None
+    }
+
+    #[inline(never)]
+    fn malloc_slow(self, size: usize) -> Result<NonNull<u8>> {
         if size == 0 {
             return Err(Error::OutOfMemory);
         }
@@ -182,9 +217,35 @@ impl Kind {
     /// `ptr` must be a live allocation of this kind.
     #[inline]
     pub unsafe fn free(self, ptr: NonNull<u8>) {
+        // SAFETY: forwarded from the caller.
+        if !unsafe { self.free_fast(ptr) } {
+            // SAFETY: forwarded from the caller.
+            unsafe { self.free_slow(ptr) }
+        }
+    }
+
+    /// The free fast path: DEFAULT's blocks to jemalloc's `free` (its own fast path), other
+    /// kinds' blocks whose page tag gives their class into the thread's bin if it has room.
+    /// False (nothing done) where [`Kind::free`] must go the slow way.
+    ///
+    /// # Safety
+    /// `ptr` must be a live allocation of this kind.
+    #[inline(always)]
+    pub unsafe fn free_fast(self, ptr: NonNull<u8>) -> bool {
         if self.is_default() {
             // SAFETY: a live DEFAULT block; jemalloc's free finds its arena itself.
-            return unsafe { je::free(ptr.as_ptr().cast()) };
+            unsafe { je::free(ptr.as_ptr().cast()) };
+            return true;
+        }
+        let class = (directory::tag(ptr.as_ptr() as usize) as usize).wrapping_sub(1);
+        class < cache::NCLASSES && cache::push(self, ptr, class)
+    }
+
+    #[inline(never)]
+    unsafe fn free_slow(self, ptr: NonNull<u8>) {
+        let class = (directory::tag(ptr.as_ptr() as usize) as usize).wrapping_sub(1);
+        if class < cache::NCLASSES && cache::free_class(self, ptr, class) {
+            return;
         }
         // SAFETY: the caller passes a live jemalloc block of ours.
         let usable = unsafe { je::sallocx(ptr.as_ptr().cast(), 0) };
@@ -214,6 +275,12 @@ impl Kind {
     /// # Safety
     /// `ptr` must be a live allocation of this kind.
     pub unsafe fn usable_size(self, ptr: NonNull<u8>) -> usize {
+        if !self.is_default() {
+            let class = (directory::tag(ptr.as_ptr() as usize) as usize).wrapping_sub(1);
+            if let Some(&size) = crate::sizes::CLASS_SIZE.get(class) {
+                return size;
+            }
+        }
         // SAFETY: the caller passes a live jemalloc block of ours.
         unsafe { je::sallocx(ptr.as_ptr().cast(), 0) }
     }
@@ -241,12 +308,26 @@ impl Kind {
 ///
 /// # Safety
 /// `ptr` must be a live allocation of ours or of the C library's malloc.
+#[inline]
 pub unsafe fn free_any(ptr: NonNull<u8>) {
     match Kind::owner_of(ptr.as_ptr()) {
         // SAFETY: the directory says it is this kind's.
         Some(kind) => unsafe { kind.free(ptr) },
         // SAFETY: not ours, so the caller vouches it is the C library's.
         None => unsafe { libc::free(ptr.as_ptr().cast()) },
+    }
+}
+
+/// [`free_any`]'s fast path: false (nothing done) where the block needs [`free_any`].
+///
+/// # Safety
+/// `ptr` must be a live allocation of ours or of the C library's malloc.
+#[inline(always)]
+pub unsafe fn free_any_fast(ptr: NonNull<u8>) -> bool {
+    match Kind::owner_of(ptr.as_ptr()) {
+        // SAFETY: the directory says it is this kind's.
+        Some(kind) => unsafe { kind.free_fast(ptr) },
+        None => false,
     }
 }
 
@@ -285,6 +366,7 @@ impl Kind {
         let size = unsafe { self.usable_size(ptr) };
         // SAFETY: size is non-zero; the flags name one of this kind's arenas.
         let fresh = NonNull::new(unsafe { je::mallocx(size, arena_flags(self)) })?.cast::<u8>();
+        directory::set_tag(fresh.as_ptr() as usize, 0);
         // SAFETY: both blocks are live, `size` long and distinct.
         unsafe {
             fresh.as_ptr().copy_from_nonoverlapping(ptr.as_ptr(), size);

@@ -52,7 +52,7 @@ pub mod statics;
 pub use alloc::KindAlloc;
 pub use dynamic::{PmemConfig, UsagePolicy, PMEM_MIN_SIZE};
 pub use error::{Error, Result};
-pub use heap::{free_any, usable_size_any};
+pub use heap::{free_any, free_any_fast, usable_size_any};
 pub use je::ArenaStats;
 pub use kind::{live_kinds, Kind, KindInner, KindSpec, StaticKind, MAX_ARENAS, MAX_KIND, NUM_STATIC};
 pub use options::arenas_per_kind;

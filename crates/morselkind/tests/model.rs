@@ -2,7 +2,8 @@
 //! the same size, and too large for a size-limited kind), aligned allocation and free over
 //! DEFAULT, an unlimited PMEM kind and a 32 MiB PMEM kind. After every operation, every live
 //! block must still hold its contents, be at least as large as requested, be aligned as asked,
-//! overlap no other live block, and be detected as its own kind.
+//! overlap no other live block, be detected as its own kind, and have the usable size jemalloc
+//! itself gives it (checks the directory's page tags on every path).
 //!
 //! One test only: the PMEM kinds are made once for the whole run and destroyed at its end, and
 //! their directory must then be empty.
@@ -130,6 +131,13 @@ fn check_block(kinds: &[Kind; NKINDS], b: &Block) -> Result<(), String> {
     let usable = unsafe { kind.usable_size(nn) };
     if usable < b.size {
         return Err(format!("block {b:?}: usable size {usable} < requested"));
+    }
+    // The page tags (which give small blocks their size without asking jemalloc) must agree
+    // with jemalloc whichever path made the block.
+    // SAFETY: a live jemalloc block.
+    let truth = unsafe { tikv_jemalloc_sys::sallocx(p as *const libc::c_void, 0) };
+    if usable != truth {
+        return Err(format!("block {b:?}: usable size {usable}, jemalloc says {truth}"));
     }
     // SAFETY: a live block of ours.
     let any = unsafe { morselkind::usable_size_any(nn) };
