@@ -32,7 +32,9 @@
 #   --no-build              do not run cargo build --release
 #
 # Before every ext4 PMEM fill run it does `sync; echo 3 > /proc/sys/vm/drop_caches` when
-# it runs as root (and says so in the table when it cannot). Exits non-zero when a run
+# it runs as root (and says so in the table when it cannot). Before every fill it touches and
+# frees as much plain memory as the fill takes (`bench warm`): this machine is a VM with free
+# page reporting, and memory idle for ~2 s costs whoever touches it next a host fault per page. Exits non-zero when a run
 # failed or when our churn had failed calls.
 
 set -uo pipefail
@@ -109,12 +111,12 @@ WORKLOADS=(
 "pairs-pmem-1t-freenull|random 16–1040 B pairs, PMEM, 1 thread, free(NULL, p)|ns/pair|lower|pairs -k pmem -t 1 -n $ITERS -N -d @DIR@|pairs -k pmem -t 1 -n $ITERS -N -d @DIR@|cpu:CPU ns/pair:lower||$REPS"
 "shared-pmem|$SHARED_THREADS threads share one PMEM kind (pmem_multithreads_onekind)|ns/op|lower|shared -t $SHARED_THREADS -n $SHARED_ITERS -d @DIR@|shared -t $SHARED_THREADS -n $SHARED_ITERS -d @DIR@|cpu:CPU ns/pair:lower||$REPS"
 "churn|PMEM create/100 allocs/destroy, ${CHURN_SECONDS} s, 2 DEFAULT threads busy|cycles|higher|churn -s $CHURN_SECONDS -d @DIR@|churn -s $CHURN_SECONDS -d @DIR@|cpurate:cycles per CPU second of the churning thread:higher,failed:failed calls:lower||$REPS"
-"fill-default-64M|first touch $FILL_H in 64 MiB pieces, DEFAULT|GiB/s|higher|fill -k default -p 64M -T $FILL|fill -k default -p 64M -T $FILL|faults:minor faults:lower||$REPS"
-"fill-default-64K|first touch $FILL_H in 64 KiB pieces, DEFAULT|GiB/s|higher|fill -k default -p 64K -T $FILL|fill -k default -p 64K -T $FILL|faults:minor faults:lower||$REPS"
-"fill-huge-64M|first touch $FILL_H in 64 MiB pieces, ours MORSELKIND_HUGE vs memkind DEFAULT|GiB/s|higher|fill -k default -p 64M -T $FILL|fill -k huge -p 64M -T $FILL|faults:minor faults:lower||$REPS"
-"fill-huge-64K|first touch $FILL_H in 64 KiB pieces, ours MORSELKIND_HUGE vs memkind DEFAULT|GiB/s|higher|fill -k default -p 64K -T $FILL|fill -k huge -p 64K -T $FILL|faults:minor faults:lower||$REPS"
-"fill-pmem-64M|first touch $FILL_H in 64 MiB pieces, PMEM on ext4 /var/tmp|GiB/s|higher|fill -k pmem -p 64M -T $FILL -d @DIR@|fill -k pmem -p 64M -T $FILL -d @DIR@|faults:minor faults:lower|dropcaches|$PMEM_REPS"
-"fill-pmem-64K|first touch $FILL_H in 64 KiB pieces, PMEM on ext4 /var/tmp|GiB/s|higher|fill -k pmem -p 64K -T $FILL -d @DIR@|fill -k pmem -p 64K -T $FILL -d @DIR@|faults:minor faults:lower|dropcaches|$PMEM_REPS"
+"fill-default-64M|first touch $FILL_H in 64 MiB pieces, DEFAULT|GiB/s|higher|fill -k default -p 64M -T $FILL|fill -k default -p 64M -T $FILL|faults:minor faults:lower|warm|$REPS"
+"fill-default-64K|first touch $FILL_H in 64 KiB pieces, DEFAULT|GiB/s|higher|fill -k default -p 64K -T $FILL|fill -k default -p 64K -T $FILL|faults:minor faults:lower|warm|$REPS"
+"fill-huge-64M|first touch $FILL_H in 64 MiB pieces, ours MORSELKIND_HUGE vs memkind DEFAULT|GiB/s|higher|fill -k default -p 64M -T $FILL|fill -k huge -p 64M -T $FILL|faults:minor faults:lower|warm|$REPS"
+"fill-huge-64K|first touch $FILL_H in 64 KiB pieces, ours MORSELKIND_HUGE vs memkind DEFAULT|GiB/s|higher|fill -k default -p 64K -T $FILL|fill -k huge -p 64K -T $FILL|faults:minor faults:lower|warm|$REPS"
+"fill-pmem-64M|first touch $FILL_H in 64 MiB pieces, PMEM on ext4 /var/tmp|GiB/s|higher|fill -k pmem -p 64M -T $FILL -d @DIR@|fill -k pmem -p 64M -T $FILL -d @DIR@|faults:minor faults:lower|dropcaches+warm|$PMEM_REPS"
+"fill-pmem-64K|first touch $FILL_H in 64 KiB pieces, PMEM on ext4 /var/tmp|GiB/s|higher|fill -k pmem -p 64K -T $FILL -d @DIR@|fill -k pmem -p 64K -T $FILL -d @DIR@|faults:minor faults:lower|dropcaches+warm|$PMEM_REPS"
 )
 
 if ((LIST)); then
@@ -167,7 +169,9 @@ run_one() {
     dir="$PMEM_ROOT/$id.$side"
     rm -rf "$dir" && mkdir -p "$dir"
     args="${args//@DIR@/$dir}"
-    [[ $pre == dropcaches ]] && drop_caches
+    [[ $pre == *dropcaches* ]] && drop_caches
+    # Warm the same amount of plain memory first (see run_warm in bench.c: free page reporting).
+    [[ $pre == *warm* ]] && "$THEIRS" warm -T "$FILL" >/dev/null
     local limit=300
     [[ $id == churn ]] && limit=$(awk -v s="$CHURN_SECONDS" 'BEGIN { print int(s) + 120 }')
     out="$(timeout "$limit" "$bin" $args 2>"$RES/stderr")"
@@ -375,7 +379,7 @@ DROPNOTE="yes (sync; echo 3 > /proc/sys/vm/drop_caches before every run, warm-up
     echo
     echo "- Machine: $(nproc) CPUs ($(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo)), $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo), Linux $(uname -r); THP enabled: $(sed 's/.*\[\(.*\)\].*/\1/' /sys/kernel/mm/transparent_hugepage/enabled), defrag: $(sed 's/.*\[\(.*\)\].*/\1/' /sys/kernel/mm/transparent_hugepage/defrag); /var/tmp on $(df -T /var/tmp | awk 'NR == 2 { print $2 }'). Shared machine: load average $START_LOAD at the start, $END_LOAD at the end."
     echo "- memkind $MKVER (system, \`gcc -O2 -lmemkind\`); morselkind $GITREV (libmorselkind.so sha256 $LIBSUM)."
-    echo "- $REPS measured runs per side ($PMEM_REPS for the ext4 PMEM fills) after $WARMUP warm-up run(s) per side, alternating memkind, ours, memkind, ours, ...; every run is a fresh process. Caches dropped before ext4 PMEM fills: $DROPNOTE."
+    echo "- $REPS measured runs per side ($PMEM_REPS for the ext4 PMEM fills) after $WARMUP warm-up run(s) per side, alternating memkind, ours, memkind, ours, ...; every run is a fresh process. Caches dropped before ext4 PMEM fills: $DROPNOTE. Before every fill run (both sides), \`bench warm\` touches and frees $FILL_H of plain memory: this VM reports memory free for ~2 s to the host (free page reporting), and without warming, whichever side ran after an idle moment paid a host fault per page (0.4–0.9 GiB/s for both libraries)."
     echo "- Pairs: $ITERS random-size malloc/free pairs per thread over a 1024-slot working set (each block tagged and checked); ns/pair/thread = wall time / pairs per thread. Churn: failed calls must be 0 and no descriptor or file may be left (checked by the program). Fills: malloc + memset of each piece timed; faults = getrusage ru_minflt delta."
     echo
     cat "$TABLE"

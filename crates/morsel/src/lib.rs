@@ -5,13 +5,15 @@
 //!
 //! This crate never allocates on the Rust heap on the paths allocator hooks use (create,
 //! populate, purge, destroy): those run inside jemalloc, which may be the process's allocator.
-//! Only `sys` calls libc.
+//! Only `sys` (and the populate `helper` thread, `lock`'s futexes) call libc.
 #![deny(unsafe_code)]
 
 #[allow(unsafe_code)]
 pub mod caps;
 #[allow(unsafe_code)]
 mod fork;
+#[allow(unsafe_code)]
+pub mod helper;
 mod id;
 #[allow(unsafe_code)]
 pub mod lock;

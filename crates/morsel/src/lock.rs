@@ -78,7 +78,7 @@ impl Default for RawLock {
     }
 }
 
-fn futex_wait(word: &AtomicU32, expected: u32) {
+pub(crate) fn futex_wait(word: &AtomicU32, expected: u32) {
     // SAFETY: FUTEX_WAIT only reads the word at a valid, aligned address; a null timeout waits
     // until woken (or a spurious wake-up, which the caller's loop handles).
     unsafe {
@@ -89,6 +89,14 @@ fn futex_wait(word: &AtomicU32, expected: u32) {
             expected,
             std::ptr::null::<libc::timespec>(),
         );
+    }
+}
+
+/// Wakes every waiter on `word`.
+pub(crate) fn futex_wake_all(word: &AtomicU32) {
+    // SAFETY: FUTEX_WAKE touches no memory.
+    unsafe {
+        libc::syscall(libc::SYS_futex, word.as_ptr(), libc::FUTEX_WAKE | libc::FUTEX_PRIVATE_FLAG, i32::MAX);
     }
 }
 

@@ -283,7 +283,7 @@ impl Morsel {
         // Hugetlb pages must be taken here, where an empty pool is an error, not a SIGBUS later.
         if prefault && (caps().populate_write || self.backing == Backing::Hugetlb) {
             // SAFETY: the range lies inside this morsel; populating does not change contents.
-            unsafe { sys::madvise(start, len, sys::MADV_POPULATE_WRITE)? };
+            unsafe { crate::helper::populate_write(start, len, self.granule)? };
         }
         self.populate_calls.fetch_add(1, Ordering::Relaxed);
         self.populate_bytes.fetch_add(len as u64, Ordering::Relaxed);

@@ -131,3 +131,57 @@ fn populate_rounds_out_to_granules_and_checks_range() {
     // SAFETY: no pointer into the morsel is used after this.
     unsafe { m.destroy(&src) }.unwrap();
 }
+
+/// Writes one byte in every page of `[addr, addr+len)` and returns the page faults that took.
+fn touch_faults(addr: usize, len: usize) -> u64 {
+    let before = sys::thread_page_faults();
+    for p in (addr..addr + len).step_by(PAGE_SIZE) {
+        // SAFETY: the caller passes a mapped, writable range of its own morsel.
+        unsafe { (p as *mut u8).write_volatile(1) };
+    }
+    sys::thread_page_faults() - before
+}
+
+/// A run of at least `helper::SPLIT_MIN` is populated half by the caller, half by the helper
+/// thread, with every page present afterwards; a forked child starts a helper of its own
+/// (the parent's does not exist there) rather than waiting forever for it.
+#[test]
+fn large_runs_are_split_with_the_helper_and_a_fork_child_gets_its_own() {
+    let _serial = common::serial();
+    // SAFETY: sysconf has no preconditions.
+    let cpus = unsafe { libc::sysconf(libc::_SC_NPROCESSORS_ONLN) };
+    if cpus < 2 || !caps().populate_write {
+        eprintln!("SKIPPED: the populate helper needs 2 CPUs and MADV_POPULATE_WRITE (have {cpus} CPUs)");
+        return;
+    }
+    let src = Source::anon();
+    let m = Morsel::create(&src, Order::Pud, Order::Pud.size(), Order::Pud.size()).expect("create");
+    let run = 4 * morsel::helper::SPLIT_MIN;
+    let jobs = morsel::helper::jobs();
+    assert_eq!(m.populate(&src, m.base(), run).unwrap(), run);
+    assert_eq!(morsel::helper::jobs(), jobs + 1, "the helper did the second half");
+    assert_eq!(touch_faults(m.base(), run), 0, "every page of both halves is present");
+
+    // SAFETY: the child only populates, touches and exits.
+    let pid = unsafe { libc::fork() };
+    assert!(pid >= 0, "fork");
+    if pid == 0 {
+        // SAFETY: a timer that kills the child should it hang waiting for a helper.
+        unsafe { libc::alarm(30) };
+        let at = m.base() + run;
+        let ok = m.populate(&src, at, run) == Ok(run)
+            && morsel::helper::jobs() == jobs + 2
+            && touch_faults(at, run) == 0;
+        // SAFETY: leaves the child at once, without running the parent's test harness.
+        unsafe { libc::_exit(if ok { 0 } else { 1 }) };
+    }
+    let mut status = 0;
+    // SAFETY: waits for our own child.
+    assert_eq!(unsafe { libc::waitpid(pid, &mut status, 0) }, pid);
+    assert!(
+        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+        "child failed or hung (status {status:#x})"
+    );
+    // SAFETY: no pointer into the morsel is used after this.
+    unsafe { m.destroy(&src) }.unwrap();
+}

@@ -19,7 +19,7 @@ use std::ffi::c_void;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use morsel::lock::{Lock, LockGuard};
-use morsel::{sys, Backing, Morsel, Order, Purge, Source, GRANULE_SIZE, PAGE_SIZE};
+use morsel::{helper, sys, Backing, Morsel, Order, Purge, Source, GRANULE_SIZE, PAGE_SIZE};
 use tikv_jemalloc_sys as je;
 
 use crate::directory::{self, Span};
@@ -481,8 +481,20 @@ impl Provider {
     }
 
     /// Populates `[addr, addr+len)` (inside one morsel of ours) in batched calls.
+    ///
+    /// A huge kind populates a block smaller than [`helper::SPLIT_MIN`] together with the rest
+    /// of its `SPLIT_MIN`-aligned window of the morsel: one call (split across the populate
+    /// helper) then serves the next blocks carved after it, where populating granule by granule
+    /// would leave the second CPU idle. The cost is at most one window of memory populated
+    /// before jemalloc hands it out.
     pub fn populate(&self, addr: usize, len: usize) -> usize {
-        self.morsel_at(addr).and_then(|m| m.populate(&self.source, addr, len).ok()).unwrap_or(0)
+        let Some(m) = self.morsel_at(addr) else { return 0 };
+        let (mut from, mut to) = (addr, addr + len);
+        if self.config.huge && self.source.backing() == Backing::Anon && len < helper::SPLIT_MIN {
+            from = (addr & !(helper::SPLIT_MIN - 1)).max(m.base());
+            to = (from + helper::SPLIT_MIN).max(to).min(m.base() + m.len());
+        }
+        m.populate(&self.source, from, to - from).unwrap_or(0)
     }
 
     /// Marks the provider as dying: its arenas are about to be destroyed, and with them every
