@@ -19,7 +19,10 @@
  *       random-size (16-1040 B) malloc/free pairs over a 1024-slot working
  *       set per thread; prints ns per pair per thread (wall time / ITERS)
  *       and cpu= (CPU ns per pair: the threads' CPU time / all pairs).
- *       -N frees with memkind_free(NULL, p) instead of memkind_free(kind, p).
+ *       -N frees with memkind_free(NULL, p) instead of memkind_free(kind, p); -M
+ *       alternates rounds of 50,000 pairs freeing each way, in one process, after a
+ *       first round as warm-up, and prints both (ns/pair with free(kind, p),
+ *       null=ns/pair with free(NULL, p)).
  *   bench churn  -d DIR -s SECONDS
  *       memkind_create_pmem / 100 mallocs+frees / memkind_destroy_kind cycles
  *       for SECONDS while two threads allocate from MEMKIND_DEFAULT; prints
@@ -130,10 +133,11 @@ static struct {
     int threads;
     long iters;
     int free_null;
+    int mixed;
     double seconds;
     size_t piece;
     size_t total;
-} opt = {"default", NULL, 1, 10000000, 0, 10.0, 64 << 20, (size_t)2 << 30};
+} opt = {"default", NULL, 1, 10000000, 0, 0, 10.0, 64 << 20, (size_t)2 << 30};
 
 static size_t parse_size(const char *s)
 {
@@ -231,7 +235,11 @@ typedef struct {
     atomic_int *stop; /* churn's background threads: run until set */
     long done;
     double cpu; /* CPU seconds of the timed loop */
+    double wall_null; /* -M: wall seconds of the rounds that freed with NULL */
 } pairs_arg;
+
+/* -M: rounds of this many pairs alternate free(kind, p) and free(NULL, p) in one process. */
+#define MIXED_ROUND 50000
 
 /* Tag every block with its own address, so a block handed out twice shows. */
 static inline void tag(void *p, size_t size)
@@ -271,6 +279,8 @@ static void *pairs_thread(void *varg)
     double c0 = cpu_s();
 
     long n = 0;
+    memkind_t free_kind = a->free_kind;
+    double round_start = a->begin;
     for (;;) {
         if (a->stop) {
             if ((n & 1023) == 0 && atomic_load_explicit(a->stop, memory_order_relaxed))
@@ -278,10 +288,22 @@ static void *pairs_thread(void *varg)
         } else if (n == a->iters) {
             break;
         }
+        if (opt.mixed && n % MIXED_ROUND == 0 && n > 0) {
+            /* Odd rounds free with NULL; their wall time is kept apart. */
+            /* Round 0 is a warm-up (the bins and slabs fill: several times slower), left out
+             * of both figures; odd rounds free with NULL, and their wall time is kept apart. */
+            double t = now_s();
+            if (n == MIXED_ROUND)
+                a->begin = t;
+            else if ((n / MIXED_ROUND) % 2 == 0)
+                a->wall_null += t - round_start;
+            round_start = t;
+            free_kind = (n / MIXED_ROUND) % 2 ? NULL : a->free_kind;
+        }
         uint64_t r = rnd(&seed);
         unsigned i = (unsigned)(r >> 40) & (SLOTS - 1);
         check_tag(slot[i], sz[i]);
-        memkind_free(a->free_kind, slot[i]);
+        memkind_free(free_kind, slot[i]);
         sz[i] = rnd_size(r);
         slot[i] = memkind_malloc(a->kind, sz[i]);
         if (!slot[i])
@@ -290,6 +312,8 @@ static void *pairs_thread(void *varg)
         n++;
     }
     a->end = now_s();
+    if (opt.mixed && n > 0 && ((n - 1) / MIXED_ROUND) % 2 == 1)
+        a->wall_null += a->end - round_start;
     a->cpu = cpu_s() - c0;
     a->done = n;
 
@@ -304,13 +328,15 @@ static int run_pairs(void)
 {
     if (opt.threads < 1 || opt.threads > MAX_THREADS)
         die("bad thread count %d", opt.threads);
+    if (opt.mixed && (opt.threads != 1 || opt.free_null))
+        die("-M runs one thread, and chooses the free calls itself");
     memkind_t kind = open_kind();
     pthread_barrier_t start;
     pthread_barrier_init(&start, NULL, (unsigned)opt.threads + 1);
     pthread_t th[MAX_THREADS];
     pairs_arg args[MAX_THREADS];
     for (int t = 0; t < opt.threads; t++) {
-        args[t] = (pairs_arg){&start, kind, opt.free_null ? NULL : kind, opt.iters, t, 0, 0, NULL, 0, 0};
+        args[t] = (pairs_arg){&start, kind, opt.free_null ? NULL : kind, opt.iters, t, 0, 0, NULL, 0, 0, 0};
         if (pthread_create(&th[t], NULL, pairs_thread, &args[t]))
             die("pthread_create failed");
     }
@@ -329,6 +355,19 @@ static int run_pairs(void)
     pthread_barrier_destroy(&start);
     close_kind(kind);
     check_dir_empty();
+    if (opt.mixed) {
+        /* free(kind, p) rounds are the even ones, free(NULL, p) the odd ones (one thread). */
+        long n_null = 0;
+        for (long at = MIXED_ROUND; at < opt.iters; at += 2 * MIXED_ROUND)
+            n_null += opt.iters - at < MIXED_ROUND ? opt.iters - at : MIXED_ROUND;
+        long n_kind = opt.iters - MIXED_ROUND - n_null;
+        if (n_kind <= 0)
+            die("-M needs more than %d pairs", 3 * MIXED_ROUND);
+        double w_null = args[0].wall_null, w_kind = (args[0].end - args[0].begin) - w_null;
+        double ns_kind = w_kind * 1e9 / (double)n_kind, ns_null = w_null * 1e9 / (double)n_null;
+        printf("%.3f null=%.3f ratio=%.4f\n", ns_kind, ns_null, ns_null / ns_kind);
+        return 0;
+    }
     printf("%.3f cpu=%.3f\n", (t1 - t0) * 1e9 / (double)opt.iters, cpu * 1e9 / ((double)opt.iters * opt.threads));
     return 0;
 }
@@ -576,7 +615,7 @@ static void usage(void) __attribute__((noreturn));
 static void usage(void)
 {
     fprintf(stderr,
-            "usage: %s pairs  -k default|pmem|huge -t THREADS -n ITERS [-N] [-d DIR]\n"
+            "usage: %s pairs  -k default|pmem|huge -t THREADS -n ITERS [-N|-M] [-d DIR]\n"
             "       %s churn  -d DIR -s SECONDS\n"
             "       %s shared -d DIR -t THREADS -n ITERS\n"
             "       %s fill   -k default|pmem|huge -p PIECE -T TOTAL [-d DIR]\n"
@@ -593,12 +632,13 @@ int main(int argc, char **argv)
     const char *mode = argv[1];
     optind = 2;
     int c;
-    while ((c = getopt(argc, argv, "k:t:n:Nd:s:p:T:")) != -1) {
+    while ((c = getopt(argc, argv, "k:t:n:NMd:s:p:T:")) != -1) {
         switch (c) {
         case 'k': opt.kind_name = optarg; break;
         case 't': opt.threads = atoi(optarg); break;
         case 'n': opt.iters = atol(optarg); break;
         case 'N': opt.free_null = 1; break;
+        case 'M': opt.mixed = 1; break;
         case 'd': opt.dir = optarg; break;
         case 's': opt.seconds = atof(optarg); break;
         case 'p': opt.piece = parse_size(optarg); break;
