@@ -431,7 +431,8 @@ impl Provider {
             return Err(Error::Runtime);
         };
         let large = before + len > SMALL_KIND;
-        if limit == 0 && before < SMALL_KIND && large {
+        // Exactly one commit crosses the line: the one with before ≤ SMALL_KIND < before + len.
+        if limit == 0 && before <= SMALL_KIND && large {
             // The kind is no longer small: let faults read ahead again (see `new_morsel`).
             self.advise_all(libc::MADV_NORMAL);
         }

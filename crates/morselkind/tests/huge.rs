@@ -170,6 +170,50 @@ fn pmem_kinds_pack_tightly() {
     std::fs::remove_dir(&dir).unwrap();
 }
 
+/// Whether any mapping inside `[start, end)` carries the flag `flag` in its smaps VmFlags.
+fn smaps_flag(start: usize, end: usize, flag: &str) -> bool {
+    let smaps = std::fs::read_to_string("/proc/self/smaps").unwrap();
+    let mut inside = false;
+    for line in smaps.lines() {
+        if let Some((range, _)) = line.split_once(' ') {
+            if let Some((a, b)) = range.split_once('-') {
+                if let (Ok(a), Ok(b)) = (usize::from_str_radix(a, 16), usize::from_str_radix(b, 16)) {
+                    inside = a >= start && b <= end;
+                    continue;
+                }
+            }
+        }
+        if inside && line.starts_with("VmFlags:") && line.split_whitespace().any(|f| f == flag) {
+            return true;
+        }
+    }
+    false
+}
+
+/// A small file kind maps with MADV_RANDOM (no read-ahead of sparse file); the commit that takes
+/// it past 1 MiB switches back to normal read-ahead, also when earlier commits add up to
+/// exactly 1 MiB (64 KiB blocks: the boundary once missed, leaving every later fault a
+/// one-page "read" of the file, two major faults per 8 KiB).
+#[test]
+fn file_kinds_leave_random_advice_when_they_grow() {
+    let dir = pmem_dir("advice");
+    let k = Kind::pmem(&PmemConfig::new(&dir, 0)).unwrap();
+    let mut blocks = vec![k.malloc(64 << 10).unwrap()];
+    let (start, end) = morsel_span(k);
+    assert!(smaps_flag(start, end, "rr"), "a fresh file kind maps with MADV_RANDOM (VmFlags rr)");
+    while k.committed() <= 4 << 20 {
+        blocks.push(k.malloc(64 << 10).unwrap());
+    }
+    assert!(!smaps_flag(start, end, "rr"), "past 1 MiB committed the kind still reads at random");
+    for b in blocks {
+        // SAFETY: blocks of this test's own kind, live until freed here.
+        unsafe { k.free(b) };
+    }
+    // SAFETY: no block of the kind is used after this.
+    unsafe { k.destroy().unwrap() };
+    std::fs::remove_dir(&dir).unwrap();
+}
+
 const CHILD: &str = "MORSELKIND_HUGETLB_CHILD";
 
 /// Runs in a child started after the reservation (memkind reads it once, and so do we).
