@@ -445,19 +445,11 @@ impl Provider {
             // do: a short-lived kind then costs the filesystem only the pages it touched.
             Ok(len)
         } else {
-            // A large kind takes whole 2 MiB granules, one fallocate each (ext4 places a
-            // request of exactly one granule 2 MiB-aligned on disk, which DAX needs for PMD
-            // faults; a longer run is placed first-fit, often misaligned), and faults each in
-            // with one MADV_POPULATE_WRITE: no fault per page, no block allocation at a fault.
-            let g = m.granule();
-            let (mut at, end) = (addr & !(g - 1), addr + len);
-            let mut r = Ok(0);
-            while at < end && r.is_ok() {
-                let (from, to) = (at.max(addr), (at + g).min(end));
-                r = m.populate(&self.source, from, to - from);
-                at += g;
-            }
-            r
+            // A large kind takes whole 2 MiB granules, one fallocate each (see
+            // `Morsel::populate`), and faults them in with MADV_POPULATE_WRITE (a long run
+            // split with the populate helper): no fault per page, no block allocation at a
+            // fault.
+            m.populate(&self.source, addr, len)
         };
         if let Err(e) = allocated {
             self.committed.fetch_sub(len, Ordering::Relaxed);
