@@ -7,10 +7,10 @@ use std::process::Command;
 
 use morselkind::{Kind, PmemConfig, StaticKind};
 
-/// Sums a field (in kB) of /proc/self/smaps over the mappings inside `[start, end)`.
-fn smaps_kb(start: usize, end: usize, field: &str) -> u64 {
+/// The /proc/self/smaps lines (fields and flags) of the mappings inside `[start, end)`.
+fn smaps_lines(start: usize, end: usize) -> Vec<String> {
     let smaps = std::fs::read_to_string("/proc/self/smaps").unwrap();
-    let mut total = 0;
+    let mut lines = Vec::new();
     let mut inside = false;
     for line in smaps.lines() {
         if let Some((range, _)) = line.split_once(' ') {
@@ -21,11 +21,20 @@ fn smaps_kb(start: usize, end: usize, field: &str) -> u64 {
                 }
             }
         }
-        if inside && line.starts_with(field) {
-            total += line.split_whitespace().nth(1).unwrap().parse::<u64>().unwrap();
+        if inside {
+            lines.push(line.to_owned());
         }
     }
-    total
+    lines
+}
+
+/// Sums a field (in kB) of /proc/self/smaps over the mappings inside `[start, end)`.
+fn smaps_kb(start: usize, end: usize, field: &str) -> u64 {
+    smaps_lines(start, end)
+        .iter()
+        .filter(|l| l.starts_with(field))
+        .map(|l| l.split_whitespace().nth(1).unwrap().parse::<u64>().unwrap())
+        .sum()
 }
 
 fn morsel_span(kind: Kind) -> (usize, usize) {
@@ -172,22 +181,9 @@ fn pmem_kinds_pack_tightly() {
 
 /// Whether any mapping inside `[start, end)` carries the flag `flag` in its smaps VmFlags.
 fn smaps_flag(start: usize, end: usize, flag: &str) -> bool {
-    let smaps = std::fs::read_to_string("/proc/self/smaps").unwrap();
-    let mut inside = false;
-    for line in smaps.lines() {
-        if let Some((range, _)) = line.split_once(' ') {
-            if let Some((a, b)) = range.split_once('-') {
-                if let (Ok(a), Ok(b)) = (usize::from_str_radix(a, 16), usize::from_str_radix(b, 16)) {
-                    inside = a >= start && b <= end;
-                    continue;
-                }
-            }
-        }
-        if inside && line.starts_with("VmFlags:") && line.split_whitespace().any(|f| f == flag) {
-            return true;
-        }
-    }
-    false
+    smaps_lines(start, end)
+        .iter()
+        .any(|l| l.starts_with("VmFlags:") && l.split_whitespace().any(|f| f == flag))
 }
 
 /// A small file kind maps with MADV_RANDOM (no read-ahead of sparse file); the commit that takes
