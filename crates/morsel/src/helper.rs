@@ -4,7 +4,7 @@
 //! as fast, and a huge kind's first touch is bound by exactly that.
 //!
 //! One job at a time: a caller that finds the helper busy populates its whole run itself, as
-//! does every caller on a machine with one CPU or where the thread cannot be started.
+//! does every caller in a process limited to one CPU or where the thread cannot be started.
 //!
 //! Placement: the pages the helper faults in follow the range's own policy (mbind) where it has
 //! one; otherwise the thread's policy applies, so the helper takes the caller's policy for the
@@ -143,24 +143,32 @@ fn helper_running() -> bool {
 }
 
 fn spawn(me: i32) -> bool {
-    if online_cpus() < 2 {
+    if usable_cpus() < 2 {
         HELPER_PID.store(-1, Ordering::Release);
         return false;
     }
     // A fork child may inherit a job the parent had in flight; nobody will finish it.
     STATE.store(IDLE, Ordering::Release);
     // SAFETY: plain pthread calls on locals; the thread runs `helper_main`, which takes no
-    // argument and never returns, and is detached so nothing joins it.
+    // argument and never returns, and is detached so nothing joins it. Signals are the
+    // program's business: the thread starts with all of them blocked (it inherits the mask in
+    // force at pthread_create), and the caller's mask is restored after.
     let ok = unsafe {
+        let mut all: libc::sigset_t = std::mem::zeroed();
+        let mut old: libc::sigset_t = std::mem::zeroed();
+        libc::sigfillset(&mut all);
+        libc::pthread_sigmask(libc::SIG_SETMASK, &all, &mut old);
         let mut attr: libc::pthread_attr_t = std::mem::zeroed();
         let mut tid: libc::pthread_t = 0;
-        libc::pthread_attr_init(&mut attr) == 0 && {
+        let ok = libc::pthread_attr_init(&mut attr) == 0 && {
             libc::pthread_attr_setstacksize(&mut attr, 64 << 10);
             libc::pthread_attr_setdetachstate(&mut attr, libc::PTHREAD_CREATE_DETACHED);
             let rc = libc::pthread_create(&mut tid, &attr, helper_main, std::ptr::null_mut());
             libc::pthread_attr_destroy(&mut attr);
             rc == 0
-        }
+        };
+        libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut());
+        ok
     };
     // A process whose thread cannot start now may manage later (after a fork, say): not -1.
     if ok {
@@ -169,20 +177,19 @@ fn spawn(me: i32) -> bool {
     ok
 }
 
-fn online_cpus() -> usize {
-    // SAFETY: sysconf has no preconditions.
-    let n = unsafe { libc::sysconf(libc::_SC_NPROCESSORS_ONLN) };
-    n.max(1) as usize
+/// The CPUs this process may run on (its affinity mask, as `taskset` or a cgroup set it).
+pub fn usable_cpus() -> usize {
+    // SAFETY: the kernel fills the set on the stack; CPU_COUNT only reads it.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        if libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) != 0 {
+            return 1;
+        }
+        libc::CPU_COUNT(&set).max(1) as usize
+    }
 }
 
 extern "C" fn helper_main(_: *mut libc::c_void) -> *mut libc::c_void {
-    // Signals are the program's business: never deliver one to this thread.
-    // SAFETY: a full set, built and applied on the stack.
-    unsafe {
-        let mut all: libc::sigset_t = std::mem::zeroed();
-        libc::sigfillset(&mut all);
-        libc::pthread_sigmask(libc::SIG_BLOCK, &all, std::ptr::null_mut());
-    }
     let (mut mode, mut mask) = (-1, 0);
     loop {
         let s = STATE.load(Ordering::Acquire);

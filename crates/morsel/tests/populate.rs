@@ -148,10 +148,11 @@ fn touch_faults(addr: usize, len: usize) -> u64 {
 #[test]
 fn large_runs_are_split_with_the_helper_and_a_fork_child_gets_its_own() {
     let _serial = common::serial();
-    // SAFETY: sysconf has no preconditions.
-    let cpus = unsafe { libc::sysconf(libc::_SC_NPROCESSORS_ONLN) };
+    let cpus = morsel::helper::usable_cpus();
     if cpus < 2 || !caps().populate_write {
-        eprintln!("SKIPPED: the populate helper needs 2 CPUs and MADV_POPULATE_WRITE (have {cpus} CPUs)");
+        eprintln!(
+            "SKIPPED: the populate helper needs 2 usable CPUs and MADV_POPULATE_WRITE (have {cpus} CPUs)"
+        );
         return;
     }
     let src = Source::anon();
