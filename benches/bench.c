@@ -429,7 +429,7 @@ static int run_churn(void)
     pthread_t th[2];
     pairs_arg args[2];
     for (int t = 0; t < 2; t++) {
-        args[t] = (pairs_arg){NULL, MEMKIND_DEFAULT, MEMKIND_DEFAULT, 0, t + 1, 0, 0, &stop, 0, 0};
+        args[t] = (pairs_arg){NULL, MEMKIND_DEFAULT, MEMKIND_DEFAULT, 0, t + 1, 0, 0, &stop, 0, 0, 0};
         if (pthread_create(&th[t], NULL, pairs_thread, &args[t]))
             die("pthread_create failed");
     }

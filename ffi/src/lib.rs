@@ -12,6 +12,29 @@ mod memtier;
 
 use morselkind::{Error, Kind, KindInner};
 
+/// The library's constructor: acts on `MEMKIND_HEAP_MANAGER` and `MEMKIND_BACKGROUND_THREAD_LIMIT`
+/// ([`morselkind::log::startup`]).
+///
+/// memkind's C ABI has no init call; memkind does this in its library constructor, so a wrong
+/// value aborts a program before `main`, even one that only ever uses `MEMKIND_DEFAULT` (or
+/// none at all), and the limit is in place before any allocation. The same point is the least
+/// surprising for a drop-in replacement: the same program fails the same way, at the same time.
+/// (morselkind also calls `startup` when it first sets a kind up, which covers a static link
+/// whose linker left this object's `.init_array` entry out; it runs once either way.)
+extern "C" fn construct(
+    _argc: libc::c_int,
+    _argv: *const *const libc::c_char,
+    _envp: *const *const libc::c_char,
+) {
+    // No unwinding out of a constructor: a panic here only skips the start-up checks.
+    let _ = std::panic::catch_unwind(morselkind::log::startup);
+}
+
+#[used]
+#[link_section = ".init_array"]
+static CONSTRUCT: extern "C" fn(libc::c_int, *const *const libc::c_char, *const *const libc::c_char) =
+    construct;
+
 /// memkind's `memkind_t`.
 pub type MemkindT = *const KindInner;
 

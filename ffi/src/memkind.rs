@@ -171,7 +171,12 @@ pub unsafe extern "C" fn memkind_create_pmem_with_config(
             1 => UsagePolicy::Conservative,
             // memkind creates the kind, fails to apply the policy and answers INVALID (leaking
             // the kind); we answer INVALID and create nothing.
-            _ => return code(Error::Invalid),
+            other => {
+                morselkind::log::error(|l| {
+                    l.s(b"Unrecognized memory policy ").i(i64::from(other));
+                });
+                return code(Error::Invalid);
+            }
         };
         create_pmem(cfg.path.clone(), cfg.size, policy, kind)
     })

@@ -45,10 +45,20 @@ impl Kind {
     /// volatile memory. Nothing is ever left in the directory.
     pub fn pmem(config: &PmemConfig<'_>) -> Result<Kind> {
         if config.max_size != 0 && config.max_size < PMEM_MIN_SIZE {
+            crate::log::error(|l| {
+                l.s(b"Cannot create pmem: invalid size: ")
+                    .n(config.max_size as u64)
+                    .s(b" - size must be equal 0 or greater than or equal to MEMKIND_PMEM_MIN_SIZE");
+            });
             return Err(Error::Invalid);
         }
         // A missing directory or a file in its place fails here (ENOENT, ENOTDIR): no stat first.
-        let source = Source::tmpfile(config.dir).map_err(|_| Error::Invalid)?;
+        let source = Source::tmpfile(config.dir).map_err(|e| {
+            crate::log::error(|l| {
+                l.s(b"Could not create temporary file: errno=").i(i64::from(e.0)).s(b".");
+            });
+            Error::Invalid
+        })?;
         let m = crate::statics::machine();
         let dirty_decay_ms = match config.policy {
             UsagePolicy::Default => 10_000,
@@ -70,7 +80,14 @@ impl Kind {
     /// the kind lives.
     pub unsafe fn fixed(addr: *mut u8, size: usize) -> Result<Kind> {
         let start = addr as usize;
-        let end = start.checked_add(size).ok_or(Error::Invalid)?;
+        let Some(end) = start.checked_add(size) else {
+            crate::log::error(|l| {
+                l.s(b"Cannot create fixed kind: the region of ")
+                    .n(size as u64)
+                    .s(b" bytes wraps around the address space.");
+            });
+            return Err(Error::Invalid);
+        };
         // memkind accepts a NULL address or a size of 0 and makes a kind that serves nothing
         // (every allocation fails with ENOMEM); so do we, never touching such a region.
         Kind::create(KindSpec {

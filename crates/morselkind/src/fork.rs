@@ -38,8 +38,13 @@
 //!   growing an arena fails (a full or size-limited kind), jemalloc retries the alloc hook once
 //!   for the exact size without `grow_mtx` (and always so under `retain:false`); a fork at that
 //!   very instant can leave the child a morsel mapped but not recorded (leaked, never used) or a
-//!   cursor from before the carve. Any jemalloc call such a thread makes blocks on the locks
-//!   the forking thread holds, so the lists themselves are never caught half-reallocated.
+//!   cursor from before the carve. The region list and the directory change by single stores,
+//!   so they are never caught half-updated.
+//! - The hooks' bookkeeping (`crate::meta`) comes from our own pages, not from jemalloc: a
+//!   hook running under one arena's `grow_mtx` that called into jemalloc could wait for another
+//!   arena's `grow_mtx`, which jemalloc's prepare handler may already hold while it waits for
+//!   the first (a deadlock once possible here). The bookkeeping lock is not held across the
+//!   fork either; the child releases it if a vanished thread held it.
 //! - In the child, other threads' caches are unregistered (their blocks forgotten).
 //!
 //! Handlers are registered once, when the first kind is set up.
@@ -109,7 +114,10 @@ extern "C" fn parent() {
 
 extern "C" fn child() {
     // SAFETY: this is the child's only thread, and jemalloc's child handler has run.
-    unsafe { directory::reset_after_fork() };
+    unsafe {
+        crate::meta::reset_after_fork();
+        directory::reset_after_fork();
+    }
     for k in live_kinds() {
         let Some(p) = k.provider() else { continue };
         // SAFETY: as above; the kind is live and the registry ours.

@@ -169,6 +169,17 @@ pub fn set_background_threads(on: bool) -> bool {
     write(&Name::new(&[b"background_thread"]), on)
 }
 
+/// Limits jemalloc's background threads to `n` (`max_background_threads`). jemalloc refuses
+/// anything above the limit it started with (4 unless configured otherwise): then `false`.
+pub fn set_max_background_threads(n: usize) -> bool {
+    write(&Name::new(&[b"max_background_threads"]), n)
+}
+
+/// jemalloc's current limit on background threads.
+pub fn max_background_threads() -> Option<usize> {
+    read::<usize>(&Name::new(&[b"max_background_threads"]))
+}
+
 /// Whether background threads are on.
 pub fn background_threads() -> bool {
     read::<bool>(&Name::new(&[b"background_thread"])).unwrap_or(false)

@@ -299,6 +299,7 @@ impl Kind {
     #[cold]
     fn ready_slow(self) -> Result<()> {
         let Some(sk) = self.static_kind() else { return Err(Error::Invalid) };
+        crate::log::startup();
         crate::fork::install();
         let _r = REGISTRY.lock();
         match self.0.state.load(Ordering::Acquire) {
@@ -306,7 +307,9 @@ impl Kind {
             UNAVAILABLE => return Err(self.unavailable_reason()),
             _ => {}
         }
-        match crate::statics::spec(sk).and_then(|spec| self.install(spec)) {
+        let outcome = crate::statics::spec(sk).and_then(|spec| self.install(spec));
+        crate::statics::report(sk, &outcome);
+        match outcome {
             Ok(()) => Ok(()),
             Err(e) => {
                 self.0.unavailable.store(e.code(), Ordering::Relaxed);
@@ -358,15 +361,25 @@ impl Kind {
 
     /// Creates a dynamic kind in a free entry of the table.
     pub fn create(spec: KindSpec) -> Result<Kind> {
+        crate::log::startup();
         crate::fork::install();
         let _r = REGISTRY.lock();
-        let entry = KINDS[NUM_STATIC..]
-            .iter()
-            .find(|k| k.state.load(Ordering::Acquire) == FREE)
-            .ok_or(Error::TooMany)?;
+        let Some(entry) = KINDS[NUM_STATIC..].iter().find(|k| k.state.load(Ordering::Acquire) == FREE) else {
+            crate::log::error(|l| {
+                l.s(b"Attempted to initialize more than maximum (")
+                    .n(MAX_KIND as u64)
+                    .s(b") number of kinds.");
+            });
+            return Err(Error::TooMany);
+        };
         entry.state.store(BUSY, Ordering::Relaxed);
         let kind = Kind(entry);
-        kind.install(spec).inspect_err(|_| entry.state.store(FREE, Ordering::Release))?;
+        kind.install(spec).inspect_err(|e| {
+            entry.state.store(FREE, Ordering::Release);
+            crate::log::error(|l| {
+                l.s(b"Cannot create kind: ").s(e.message().as_bytes()).s(b".");
+            });
+        })?;
         Ok(kind)
     }
 

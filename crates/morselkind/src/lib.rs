@@ -39,6 +39,7 @@ mod heap;
 pub mod je;
 #[allow(unsafe_code)]
 mod kind;
+pub mod log;
 #[allow(unsafe_code)]
 pub mod meta;
 mod options;

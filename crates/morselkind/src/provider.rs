@@ -16,7 +16,7 @@
 //! jemalloc. It never touches the Rust global allocator either: bookkeeping lives in `MetaAlloc`.
 
 use std::ffi::c_void;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
 
 use morsel::lock::{Lock, LockGuard};
 use morsel::{helper, sys, Backing, Morsel, Order, Purge, Source, GRANULE_SIZE, PAGE_SIZE};
@@ -24,7 +24,7 @@ use tikv_jemalloc_sys as je;
 
 use crate::directory::{self, Span};
 use crate::error::{Error, Result};
-use crate::meta::{MetaAlloc, MetaBox, MetaVec};
+use crate::meta::{MetaAlloc, MetaBox};
 
 /// A NUMA placement applied with one `mbind` per morsel.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -94,6 +94,53 @@ pub struct ProviderConfig {
 struct Region {
     span: Span,
     morsel: Option<Morsel>,
+    /// The region made before this one.
+    older: *mut Region,
+}
+
+/// A provider's regions, newest first. An intrusive list rather than a vector: a push links the
+/// new region and then publishes it with one store, so a fork that catches the alloc hook in
+/// the middle of one (jemalloc calls it without `grow_mtx` when it retries a failed growth, see
+/// `crate::fork`) leaves the child a whole list, with or without the new region; a vector
+/// could be caught half-way through growing.
+struct Regions {
+    newest: AtomicPtr<Region>,
+}
+
+// SAFETY: the regions are owned by the list and only reached through the carver's lock.
+unsafe impl Send for Regions {}
+
+impl Regions {
+    fn push(&mut self, region: MetaBox<Region>) {
+        let r = MetaBox::into_raw(region);
+        // SAFETY: `r` is fresh and ours; it is published by the store below.
+        unsafe { (*r).older = self.newest.load(Ordering::Relaxed) };
+        self.newest.store(r, Ordering::Release);
+    }
+
+    fn pop(&mut self) -> Option<MetaBox<Region>> {
+        let r = self.newest.load(Ordering::Relaxed);
+        if r.is_null() {
+            return None;
+        }
+        // SAFETY: every region on the list came from `push`, which took it from a MetaBox.
+        let region = unsafe { MetaBox::from_raw_in(r, MetaAlloc) };
+        self.newest.store(region.older, Ordering::Release);
+        Some(region)
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &Region> {
+        // SAFETY: regions on the list live until popped, which takes `&mut self`.
+        std::iter::successors(unsafe { self.newest.load(Ordering::Acquire).as_ref() }, |r| unsafe {
+            r.older.as_ref()
+        })
+    }
+}
+
+impl Drop for Regions {
+    fn drop(&mut self) {
+        while self.pop().is_some() {}
+    }
 }
 
 /// The free tail of a current morsel.
@@ -106,7 +153,7 @@ struct Cursor {
 struct Carver {
     /// One cursor per node for per-node kinds, else only `cursors[0]`.
     cursors: [Cursor; MAX_NODES],
-    regions: MetaVec<MetaBox<Region>>,
+    regions: Regions,
 }
 
 /// A kind's arena provider. `hooks` comes first: jemalloc hands the hooks pointer back to every
@@ -140,7 +187,7 @@ impl Provider {
                 dying: std::sync::atomic::AtomicBool::new(false),
                 carver: Lock::new(Carver {
                     cursors: [Cursor::default(); MAX_NODES],
-                    regions: MetaVec::new_in(MetaAlloc),
+                    regions: Regions { newest: AtomicPtr::new(std::ptr::null_mut()) },
                 }),
             },
             MetaAlloc,
@@ -154,8 +201,14 @@ impl Provider {
 
     fn add_fixed(&self, start: usize, end: usize) -> Result<()> {
         let mut carver = self.lock();
-        let region =
-            MetaBox::new_in(Region { span: Span { start, end, owner: self.owner }, morsel: None }, MetaAlloc);
+        let region = MetaBox::new_in(
+            Region {
+                span: Span { start, end, owner: self.owner },
+                morsel: None,
+                older: std::ptr::null_mut(),
+            },
+            MetaAlloc,
+        );
         // SAFETY: the region is kept in `regions` until `release_all` removes it.
         unsafe { directory::insert(&region.span)? };
         carver.cursors[0] = Cursor {
@@ -194,12 +247,14 @@ impl Provider {
     /// (address, length, file offset, order size) of every morsel, oldest first.
     pub fn morsel_layout(&self) -> Vec<(usize, usize, u64, usize)> {
         let carver = self.lock();
-        carver
+        let mut layout: Vec<_> = carver
             .regions
             .iter()
             .filter_map(|r| r.morsel.as_ref())
             .map(|m| (m.base(), m.len(), m.offset(), m.order().size()))
-            .collect()
+            .collect();
+        layout.reverse();
+        layout
     }
 
     /// Bytes of address space mapped in morsels.
@@ -283,7 +338,11 @@ impl Provider {
         self.advise(&morsel);
         let base = morsel.base();
         let region = MetaBox::new_in(
-            Region { span: Span { start: base, end: base + len, owner: self.owner }, morsel: Some(morsel) },
+            Region {
+                span: Span { start: base, end: base + len, owner: self.owner },
+                morsel: Some(morsel),
+                older: std::ptr::null_mut(),
+            },
             MetaAlloc,
         );
         // SAFETY: the region stays in `regions` until `release_all` removes it.

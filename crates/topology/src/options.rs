@@ -57,19 +57,30 @@ pub static OPTIONS: &[OptionDesc] = &[
     OptionDesc {
         name: "MEMKIND_DEBUG",
         default: "0",
-        description: "\"1\" prints memkind-style error and information messages to stderr.",
+        description: "\"1\" prints memkind-style messages to stderr: MEMKIND_INFO when a static kind \
+                      is first set up, MEMKIND_ERROR when a kind is unavailable or a PMEM or FIXED \
+                      kind cannot be made, and why. Any other value prints one MEMKIND_WARNING, as \
+                      memkind does.",
     },
     OptionDesc {
         name: "MEMKIND_BACKGROUND_THREAD_LIMIT",
-        default: "unset: no background threads",
-        description: "Turns jemalloc background purging threads on, at most this many; 0 means \
-                      at most one per CPU.",
+        default: "unset: jemalloc's limit (4)",
+        description: "Most jemalloc background purging threads (max_background_threads). 0 keeps \
+                      jemalloc's limit of 4, and jemalloc refuses more (a MEMKIND_ERROR with \
+                      MEMKIND_DEBUG=1). It only limits them: memkind_set_bg_threads turns them on \
+                      and off (memkind starts none until it is called; libmorselkind's jemalloc \
+                      starts with them on). A value strtoul cannot read whole, or above 4294967295, \
+                      aborts the program when the library starts.",
     },
     OptionDesc {
         name: "MEMKIND_HEAP_MANAGER",
         default: "JEMALLOC",
         description: "Heap manager: JEMALLOC, or TBB (memkind's Threading Building Blocks \
-                      backend). Any other value means JEMALLOC.",
+                      backend), which morselkind does not have: when the library starts it aborts \
+                      as memkind does if libtbbmalloc.so.2 cannot be loaded (or lacks its pool \
+                      functions), else says on stderr that it keeps jemalloc and, like \
+                      memkind with TBB, ignores MEMKIND_BACKGROUND_THREAD_LIMIT. Any other value \
+                      means JEMALLOC.",
     },
     OptionDesc {
         name: "MEMKIND_MEM_TIERS",
@@ -92,8 +103,9 @@ pub static OPTIONS: &[OptionDesc] = &[
     OptionDesc {
         name: "MORSELKIND_DEBUG",
         default: "0",
-        description: "\"1\" prints morselkind's own decisions to stderr: detected nodes, huge \
-                      page fallbacks, kinds found unavailable and why.",
+        description: "\"1\" prints morselkind's own decisions to stderr (MORSELKIND_INFO): detected \
+                      nodes, the nodes each static kind uses, huge page choices and fallbacks, kinds \
+                      found unavailable and why, the background thread limit.",
     },
 ];
 
@@ -219,13 +231,23 @@ impl Env {
         self.get("MORSELKIND_DEBUG") == Some("1")
     }
 
-    /// `MEMKIND_BACKGROUND_THREAD_LIMIT`: `None` when unset (no background threads),
-    /// `Some(0)` for "one per CPU at most", else the limit.
+    /// `MEMKIND_BACKGROUND_THREAD_LIMIT`: `None` when unset, `Some(0)` for "jemalloc's own
+    /// limit", else the limit.
+    ///
+    /// Read exactly as memkind 1.14 reads it, `strtoul(value, &end, 10)` with an error when
+    /// the result exceeds `UINT_MAX`, `*end` is not the end or errno is set: leading white
+    /// space and a sign are accepted, `-0` is 0, the empty string is 0 (no digits, but `end`
+    /// is the end), and `-1` wraps to `ULONG_MAX`, which is too large. memkind aborts the
+    /// program on such an error; the caller decides.
     pub fn background_thread_limit(&self) -> Result<Option<u32>, EnvError> {
         const VAR: &str = "MEMKIND_BACKGROUND_THREAD_LIMIT";
-        match self.get(VAR) {
-            None => Ok(None),
-            Some(v) => parse_uint(VAR, v, u64::from(u32::MAX)).map(|n| Some(n as u32)),
+        let Some(v) = self.get(VAR) else {
+            return Ok(None);
+        };
+        match strtoul_whole(v) {
+            Some(n) if n <= u64::from(u32::MAX) => Ok(Some(n as u32)),
+            Some(_) => Err(EnvError { var: VAR, value: v.to_string(), reason: "larger than 4294967295" }),
+            None => Err(EnvError { var: VAR, value: v.to_string(), reason: "not read whole by strtoul" }),
         }
     }
 
@@ -270,6 +292,39 @@ fn parse_uint(var: &'static str, value: &str, max: u64) -> Result<u64, EnvError>
         return Err(err("too large"));
     }
     Ok(n)
+}
+
+/// glibc's `strtoul(s, &end, 10)` on a 64-bit target, when it consumes all of `s` without
+/// setting errno: the value, else `None` (trailing characters, or `ERANGE`).
+fn strtoul_whole(s: &str) -> Option<u64> {
+    let b = s.as_bytes();
+    // isspace() in the C locale.
+    let mut i = b.iter().take_while(|c| matches!(c, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r')).count();
+    let negative = match b.get(i) {
+        Some(b'-') => {
+            i += 1;
+            true
+        }
+        Some(b'+') => {
+            i += 1;
+            false
+        }
+        _ => false,
+    };
+    let digits = b[i..].iter().take_while(|c| c.is_ascii_digit()).count();
+    if digits == 0 {
+        // No conversion: strtoul returns 0 with `end` at the very start of `s`, which is the
+        // end only for the empty string.
+        return s.is_empty().then_some(0);
+    }
+    if i + digits != b.len() {
+        return None;
+    }
+    let mut n: u64 = 0;
+    for &c in &b[i..] {
+        n = n.checked_mul(10)?.checked_add(u64::from(c - b'0'))?;
+    }
+    Some(if negative { n.wrapping_neg() } else { n })
 }
 
 /// Why a size such as `"10G"` could not be parsed.
@@ -361,6 +416,58 @@ mod tests {
         assert!(env.arena_num_per_kind().is_err());
         let env = Env::from_pairs(&[("MEMKIND_MEM_TIERING_LOG_LEVEL", "3")]);
         assert!(env.tiering_log_level().is_err());
+    }
+
+    #[test]
+    fn background_thread_limit_reads_like_strtoul() {
+        let read =
+            |v: &str| Env::from_pairs(&[("MEMKIND_BACKGROUND_THREAD_LIMIT", v)]).background_thread_limit();
+        // Values memkind 1.14 accepts (measured: the program runs on).
+        for (v, n) in [
+            ("0", 0),
+            ("1", 1),
+            ("99999", 99_999),
+            ("4294967295", u32::MAX),
+            ("", 0),
+            (" 1", 1),
+            ("+1", 1),
+            ("-0", 0),
+            ("-18446744073709551615", 1),
+        ] {
+            assert_eq!(read(v), Ok(Some(n)), "{v:?}");
+        }
+        // Values it aborts on.
+        for v in ["abc", "-1", "1x", "1 ", "   ", "+", "-", "0x1", "4294967296", "18446744073709551616"] {
+            let e = read(v).expect_err(v);
+            assert_eq!((e.var, e.value.as_str()), ("MEMKIND_BACKGROUND_THREAD_LIMIT", v));
+        }
+    }
+
+    /// README.md's table of environment variables is this table: same names, order, defaults
+    /// and descriptions (the README may add backticks and must escape `|` as `\|`).
+    #[test]
+    fn readme_table_matches() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md");
+        let readme = std::fs::read_to_string(path).expect("README.md at the workspace root");
+        let rows: Vec<Vec<String>> = readme
+            .lines()
+            .filter(|l| l.starts_with("| `MEMKIND_") || l.starts_with("| `MORSELKIND_"))
+            .map(|l| {
+                let l = l.trim().trim_start_matches('|').trim_end_matches('|');
+                l.replace("\\|", "\u{1}")
+                    .split('|')
+                    .map(|cell| cell.trim().replace('`', "").replace('\u{1}', "|"))
+                    .collect()
+            })
+            .collect();
+        let names: Vec<&str> = rows.iter().map(|r| r[0].as_str()).collect();
+        let want: Vec<&str> = OPTIONS.iter().map(|o| o.name).collect();
+        assert_eq!(names, want, "README's variables differ from OPTIONS");
+        for (row, o) in rows.iter().zip(OPTIONS) {
+            assert_eq!(row.len(), 3, "README row of {}: {row:?}", o.name);
+            assert_eq!(row[1], o.default, "README's default of {}", o.name);
+            assert_eq!(row[2], o.description, "README's description of {}", o.name);
+        }
     }
 
     #[test]
