@@ -23,6 +23,11 @@
  *       alternates rounds of 50,000 pairs freeing each way, in one process, after a
  *       first round as warm-up, and prints both (ns/pair with free(kind, p),
  *       null=ns/pair with free(NULL, p)).
+ *   bench scaling -k KIND -n ITERS [-d DIR]
+ *       2-thread scaling in one process: rounds of ITERS/10 pairs alternate
+ *       one thread alone and two threads at once; prints 2-thread throughput
+ *       over 1-thread throughput, ns1= (ns per pair, one thread) and ns2= (ns
+ *       per pair per thread, two threads).
  *   bench churn  -d DIR -s SECONDS
  *       memkind_create_pmem / 100 mallocs+frees / memkind_destroy_kind cycles
  *       for SECONDS while two threads allocate from MEMKIND_DEFAULT; prints
@@ -372,6 +377,108 @@ static int run_pairs(void)
     return 0;
 }
 
+/* ---------------------------------------------------------------- scaling */
+
+/*
+ * 2-thread scaling measured in one process: rounds alternate one thread running ITERS/10 pairs
+ * alone and two threads running ITERS/10 pairs each at once (each thread over its own working
+ * set, as in `pairs`), after one untimed round of each. Separate 1- and 2-thread runs minutes
+ * apart on a shared machine compare two different machines; alternating rounds of one process
+ * compare the same one.
+ */
+#define SCALING_ROUNDS 10
+
+typedef struct {
+    pthread_barrier_t *go, *done;
+    memkind_t kind;
+    int id;
+    long per_round;
+    atomic_int *phase; /* 1: only thread 0 runs; 2: both; 0: exit */
+} scaling_arg;
+
+static void *scaling_thread(void *varg)
+{
+    scaling_arg *a = varg;
+    void *slot[SLOTS];
+    size_t sz[SLOTS];
+    uint64_t seed = 0x9E3779B97F4A7C15ULL * (uint64_t)(a->id + 1);
+    for (int i = 0; i < SLOTS; i++) {
+        sz[i] = rnd_size(rnd(&seed));
+        slot[i] = memkind_malloc(a->kind, sz[i]);
+        if (!slot[i])
+            die("memkind_malloc(%zu) returned NULL", sz[i]);
+        tag(slot[i], sz[i]);
+    }
+    for (;;) {
+        pthread_barrier_wait(a->go);
+        int phase = atomic_load(a->phase);
+        if (phase == 0)
+            break;
+        if (phase == 2 || a->id == 0) {
+            for (long n = 0; n < a->per_round; n++) {
+                uint64_t r = rnd(&seed);
+                unsigned i = (unsigned)(r >> 40) & (SLOTS - 1);
+                check_tag(slot[i], sz[i]);
+                memkind_free(a->kind, slot[i]);
+                sz[i] = rnd_size(r);
+                slot[i] = memkind_malloc(a->kind, sz[i]);
+                if (!slot[i])
+                    die("memkind_malloc(%zu) returned NULL", sz[i]);
+                tag(slot[i], sz[i]);
+            }
+        }
+        pthread_barrier_wait(a->done);
+    }
+    for (int i = 0; i < SLOTS; i++) {
+        check_tag(slot[i], sz[i]);
+        memkind_free(a->kind, slot[i]);
+    }
+    return NULL;
+}
+
+static int run_scaling(void)
+{
+    memkind_t kind = open_kind();
+    pthread_barrier_t go, done;
+    pthread_barrier_init(&go, NULL, 3);
+    pthread_barrier_init(&done, NULL, 3);
+    atomic_int phase = 1;
+    long per_round = opt.iters / SCALING_ROUNDS;
+    if (per_round < 1)
+        die("scaling needs at least %d pairs", SCALING_ROUNDS);
+    pthread_t th[2];
+    scaling_arg args[2];
+    for (int t = 0; t < 2; t++) {
+        args[t] = (scaling_arg){&go, &done, kind, t, per_round, &phase};
+        if (pthread_create(&th[t], NULL, scaling_thread, &args[t]))
+            die("pthread_create failed");
+    }
+    double one = 0, two = 0;
+    for (int round = -1; round < SCALING_ROUNDS; round++) {
+        for (int p = 1; p <= 2; p++) {
+            atomic_store(&phase, p);
+            double t0 = now_s();
+            pthread_barrier_wait(&go);
+            pthread_barrier_wait(&done);
+            double t = now_s() - t0;
+            if (round >= 0)
+                *(p == 1 ? &one : &two) += t;
+        }
+    }
+    atomic_store(&phase, 0);
+    pthread_barrier_wait(&go);
+    for (int t = 0; t < 2; t++)
+        pthread_join(th[t], NULL);
+    pthread_barrier_destroy(&go);
+    pthread_barrier_destroy(&done);
+    close_kind(kind);
+    check_dir_empty();
+    double pairs = (double)per_round * SCALING_ROUNDS;
+    /* Throughput with two threads over throughput with one: 2 pairs per 1-thread pair time. */
+    printf("%.4f ns1=%.3f ns2=%.3f\n", 2.0 * one / two, one * 1e9 / pairs, two * 1e9 / pairs);
+    return 0;
+}
+
 /* ------------------------------------------------------------------ churn */
 
 /* One create/use/destroy cycle; returns the number of failed calls. */
@@ -619,8 +726,9 @@ static void usage(void)
             "       %s churn  -d DIR -s SECONDS\n"
             "       %s shared -d DIR -t THREADS -n ITERS\n"
             "       %s fill   -k default|pmem|huge -p PIECE -T TOTAL [-d DIR]\n"
-            "       %s warm   -T TOTAL\n",
-            prog, prog, prog, prog, prog);
+            "       %s warm   -T TOTAL\n"
+            "       %s scaling -k default|pmem|huge -n ITERS [-d DIR]\n",
+            prog, prog, prog, prog, prog, prog);
     exit(2);
 }
 
@@ -656,6 +764,8 @@ int main(int argc, char **argv)
         return run_shared();
     if (!strcmp(mode, "fill"))
         return run_fill();
+    if (!strcmp(mode, "scaling"))
+        return run_scaling();
     if (!strcmp(mode, "warm"))
         return run_warm();
     usage();
