@@ -236,6 +236,20 @@ impl Morsel {
         self.claim_run(source, addr, len, true)
     }
 
+    /// Faults `[addr, addr+len)` in for writing (`MADV_POPULATE_WRITE`, whole pages), whatever the
+    /// population bitmap says: for file kinds, whose bitmap marks granules whose blocks are
+    /// allocated, not necessarily mapped.
+    pub fn prefault(&self, addr: usize, len: usize) -> SysResult<()> {
+        self.check_range(addr, len)?;
+        if len == 0 || !caps().populate_write {
+            return Ok(());
+        }
+        let start = addr & !(crate::PAGE_SIZE - 1);
+        let end = (addr + len).div_ceil(crate::PAGE_SIZE) * crate::PAGE_SIZE;
+        // SAFETY: the range lies inside this morsel; populating does not change contents.
+        unsafe { sys::madvise(start, end - start, sys::MADV_POPULATE_WRITE) }
+    }
+
     /// Allocates the file blocks of `[addr, addr+len)`, rounded out to whole granules, with one
     /// `fallocate` per granule not yet claimed, without faulting pages in. Anonymous
     /// memory needs nothing (0 is returned). Returns the bytes this call allocated.
