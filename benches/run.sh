@@ -19,7 +19,7 @@
 # Options (or the environment variables in brackets):
 #   --quick                 the smoke settings above
 #   --reps N                measured runs per side                       [REPS]
-#   --pmem-reps N           runs of the ext4 PMEM fills (full: max(7, reps)) [PMEM_REPS]
+#   --fill-reps N           runs of every fill workload (full: max(7, reps)) [FILL_REPS]
 #   --warmup N              warm-up runs per side                        [WARMUP=1]
 #   --churn-seconds S       length of each churn run                     [CHURN_SECONDS]
 #   --fill SIZE             bytes per first-touch fill, e.g. 2G, 512M    [FILL]
@@ -52,7 +52,7 @@ ONLY=""
 LIST=0
 OUT=""
 REPS="${REPS:-}"
-PMEM_REPS="${PMEM_REPS:-}"
+FILL_REPS="${FILL_REPS:-}"
 WARMUP="${WARMUP:-1}"
 CHURN_SECONDS="${CHURN_SECONDS:-}"
 FILL="${FILL:-}"
@@ -65,7 +65,7 @@ while (($#)); do
     case "$1" in
     --quick) QUICK=1 ;;
     --reps) REPS="$2"; shift ;;
-    --pmem-reps) PMEM_REPS="$2"; shift ;;
+    --fill-reps) FILL_REPS="$2"; shift ;;
     --warmup) WARMUP="$2"; shift ;;
     --churn-seconds) CHURN_SECONDS="$2"; shift ;;
     --fill) FILL="$2"; shift ;;
@@ -83,13 +83,13 @@ while (($#)); do
 done
 
 if ((QUICK)); then
-    : "${REPS:=3}" "${PMEM_REPS:=$REPS}" "${CHURN_SECONDS:=3}" "${FILL:=512M}"
+    : "${REPS:=3}" "${FILL_REPS:=$REPS}" "${CHURN_SECONDS:=3}" "${FILL:=512M}"
     : "${ITERS:=1000000}" "${SHARED_ITERS:=250000}" "${OUT:=$BENCH/results-quick.md}"
     MODE=quick
 else
     : "${REPS:=5}" "${CHURN_SECONDS:=10}" "${FILL:=2G}"
     : "${ITERS:=5000000}" "${SHARED_ITERS:=1000000}" "${OUT:=$BENCH/results.md}"
-    : "${PMEM_REPS:=$((REPS > 7 ? REPS : 7))}"
+    : "${FILL_REPS:=$((REPS > 7 ? REPS : 7))}"
     MODE=full
 fi
 # A warm-up churn run needs no more than a couple of seconds.
@@ -103,6 +103,8 @@ die() { echo "run.sh: FAIL: $*" >&2; exit 1; }
 # extra rows (field:label:better,...) | pre-run hook | reps
 # @DIR@ becomes a fresh, dedicated PMEM directory for the run.
 FILL_H="$(echo "$FILL" | sed 's/G$/ GiB/; s/M$/ MiB/')"
+WARM="$((${FILL%[GMK]} * 2))${FILL##*[0-9]}"
+WARM_H="$(echo "$WARM" | sed 's/G$/ GiB/; s/M$/ MiB/')"
 WORKLOADS=(
 "pairs-default-1t|random 16–1040 B pairs, DEFAULT, 1 thread|ns/pair|lower|pairs -k default -t 1 -n $ITERS|pairs -k default -t 1 -n $ITERS|cpu:CPU ns/pair:lower||$REPS"
 "pairs-default-2t|random 16–1040 B pairs, DEFAULT, 2 threads|ns/pair/thread|lower|pairs -k default -t 2 -n $ITERS|pairs -k default -t 2 -n $ITERS|cpu:CPU ns/pair:lower||$REPS"
@@ -113,12 +115,12 @@ WORKLOADS=(
 "scaling-pmem|2-thread scaling in one process (rounds alternate 1 thread alone and 2 threads at once), PMEM|2-thread/1-thread throughput|higher|scaling -k pmem -n $ITERS -d @DIR@|scaling -k pmem -n $ITERS -d @DIR@|ns1:ns/pair, 1 thread:lower,ns2:ns/pair/thread, 2 threads:lower||$REPS"
 "shared-pmem|$SHARED_THREADS threads share one PMEM kind (pmem_multithreads_onekind)|ns/op|lower|shared -t $SHARED_THREADS -n $SHARED_ITERS -d @DIR@|shared -t $SHARED_THREADS -n $SHARED_ITERS -d @DIR@|cpu:CPU ns/pair:lower||$REPS"
 "churn|PMEM create/100 allocs/destroy, ${CHURN_SECONDS} s, 2 DEFAULT threads busy|cycles|higher|churn -s $CHURN_SECONDS -d @DIR@|churn -s $CHURN_SECONDS -d @DIR@|cpurate:cycles per CPU second of the churning thread:higher,failed:failed calls:lower||$REPS"
-"fill-default-64M|first touch $FILL_H in 64 MiB pieces, DEFAULT|GiB/s|higher|fill -k default -p 64M -T $FILL|fill -k default -p 64M -T $FILL|faults:minor faults:lower|warm|$REPS"
-"fill-default-64K|first touch $FILL_H in 64 KiB pieces, DEFAULT|GiB/s|higher|fill -k default -p 64K -T $FILL|fill -k default -p 64K -T $FILL|faults:minor faults:lower|warm|$REPS"
-"fill-huge-64M|first touch $FILL_H in 64 MiB pieces, ours MORSELKIND_HUGE vs memkind DEFAULT|GiB/s|higher|fill -k default -p 64M -T $FILL|fill -k huge -p 64M -T $FILL|faults:minor faults:lower|warm|$REPS"
-"fill-huge-64K|first touch $FILL_H in 64 KiB pieces, ours MORSELKIND_HUGE vs memkind DEFAULT|GiB/s|higher|fill -k default -p 64K -T $FILL|fill -k huge -p 64K -T $FILL|faults:minor faults:lower|warm|$REPS"
-"fill-pmem-64M|first touch $FILL_H in 64 MiB pieces, PMEM on ext4 /var/tmp|GiB/s|higher|fill -k pmem -p 64M -T $FILL -d @DIR@|fill -k pmem -p 64M -T $FILL -d @DIR@|faults:minor faults:lower|dropcaches+warm|$PMEM_REPS"
-"fill-pmem-64K|first touch $FILL_H in 64 KiB pieces, PMEM on ext4 /var/tmp|GiB/s|higher|fill -k pmem -p 64K -T $FILL -d @DIR@|fill -k pmem -p 64K -T $FILL -d @DIR@|faults:minor faults:lower|dropcaches+warm|$PMEM_REPS"
+"fill-default-64M|first touch $FILL_H in 64 MiB pieces, DEFAULT|GiB/s|higher|fill -k default -p 64M -T $FILL|fill -k default -p 64M -T $FILL|faults:minor faults:lower|warm|$FILL_REPS"
+"fill-default-64K|first touch $FILL_H in 64 KiB pieces, DEFAULT|GiB/s|higher|fill -k default -p 64K -T $FILL|fill -k default -p 64K -T $FILL|faults:minor faults:lower|warm|$FILL_REPS"
+"fill-huge-64M|first touch $FILL_H in 64 MiB pieces, ours MORSELKIND_HUGE vs memkind DEFAULT|GiB/s|higher|fill -k default -p 64M -T $FILL|fill -k huge -p 64M -T $FILL|faults:minor faults:lower|warm|$FILL_REPS"
+"fill-huge-64K|first touch $FILL_H in 64 KiB pieces, ours MORSELKIND_HUGE vs memkind DEFAULT|GiB/s|higher|fill -k default -p 64K -T $FILL|fill -k huge -p 64K -T $FILL|faults:minor faults:lower|warm|$FILL_REPS"
+"fill-pmem-64M|first touch $FILL_H in 64 MiB pieces, PMEM on ext4 /var/tmp|GiB/s|higher|fill -k pmem -p 64M -T $FILL -d @DIR@|fill -k pmem -p 64M -T $FILL -d @DIR@|faults:minor faults:lower|dropcaches+warm|$FILL_REPS"
+"fill-pmem-64K|first touch $FILL_H in 64 KiB pieces, PMEM on ext4 /var/tmp|GiB/s|higher|fill -k pmem -p 64K -T $FILL -d @DIR@|fill -k pmem -p 64K -T $FILL -d @DIR@|faults:minor faults:lower|dropcaches+warm|$FILL_REPS"
 )
 
 if ((LIST)); then
@@ -172,8 +174,9 @@ run_one() {
     rm -rf "$dir" && mkdir -p "$dir"
     args="${args//@DIR@/$dir}"
     [[ $pre == *dropcaches* ]] && drop_caches
-    # Warm the same amount of plain memory first (see run_warm in bench.c: free page reporting).
-    [[ $pre == *warm* ]] && "$THEIRS" warm -T "$FILL" >/dev/null
+    # Warm twice the fill's amount of memory first (see run_warm in bench.c: free page
+    # reporting; warming only as much left one huge fill in four at host-fault speed).
+    [[ $pre == *warm* ]] && "$THEIRS" warm -T "$WARM" >/dev/null
     local limit=300
     [[ $id == churn ]] && limit=$(awk -v s="$CHURN_SECONDS" 'BEGIN { print int(s) + 120 }')
     out="$(timeout "$limit" "$bin" $args 2>"$RES/stderr")"
@@ -220,7 +223,7 @@ for w in "${WORKLOADS[@]}"; do
     IFS='|' read -r id _ <<<"$w"
     [[ -z $ONLY || $id =~ $ONLY ]] && n_work=$((n_work + 1))
 done
-say "$MODE run: $n_work workloads, $REPS reps (ext4 PMEM fills: $PMEM_REPS), $WARMUP warm-up, churn ${CHURN_SECONDS}s, fills $FILL_H, $ITERS pairs/thread"
+say "$MODE run: $n_work workloads, $REPS reps (fills: $FILL_REPS), $WARMUP warm-up, churn ${CHURN_SECONDS}s, fills $FILL_H, $ITERS pairs/thread"
 say "memkind: $THEIRS   ours: $OURS"
 k=0
 for w in "${WORKLOADS[@]}"; do
@@ -388,7 +391,7 @@ DROPNOTE="yes (sync; echo 3 > /proc/sys/vm/drop_caches before every run, warm-up
     echo
     echo "- Machine: $(nproc) CPUs ($(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo)), $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo), Linux $(uname -r); THP enabled: $(sed 's/.*\[\(.*\)\].*/\1/' /sys/kernel/mm/transparent_hugepage/enabled), defrag: $(sed 's/.*\[\(.*\)\].*/\1/' /sys/kernel/mm/transparent_hugepage/defrag); /var/tmp on $(df -T /var/tmp | awk 'NR == 2 { print $2 }'). Shared machine: load average $START_LOAD at the start, $END_LOAD at the end."
     echo "- memkind $MKVER (system, \`gcc -O2 -lmemkind\`); morselkind $GITREV (libmorselkind.so sha256 $LIBSUM)."
-    echo "- $REPS measured runs per side ($PMEM_REPS for the ext4 PMEM fills) after $WARMUP warm-up run(s) per side, alternating memkind, ours, memkind, ours, ...; every run is a fresh process. Caches dropped before ext4 PMEM fills: $DROPNOTE. Before every fill run (both sides), \`bench warm\` touches and frees $FILL_H of plain memory: this VM reports memory free for ~2 s to the host (free page reporting), and without warming, whichever side ran after an idle moment paid a host fault per page (0.4–0.9 GiB/s for both libraries)."
+    echo "- $REPS measured runs per side ($FILL_REPS for the fills) after $WARMUP warm-up run(s) per side, alternating memkind, ours, memkind, ours, ...; every run is a fresh process. Caches dropped before ext4 PMEM fills: $DROPNOTE. Before every fill run (both sides), \`bench warm\` touches and frees $WARM_H of plain memory (twice the fill): this VM reports memory free for ~2 s to the host (free page reporting), and without warming, whichever side ran after an idle moment paid a host fault per page (0.4–0.9 GiB/s for both libraries)."
     echo "- Pairs: $ITERS random-size malloc/free pairs per thread over a 1024-slot working set (each block tagged and checked); ns/pair/thread = wall time / pairs per thread. Churn: failed calls must be 0 and no descriptor or file may be left (checked by the program). Fills: malloc + memset of each piece timed; faults = getrusage ru_minflt delta."
     echo
     cat "$TABLE"
