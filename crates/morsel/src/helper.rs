@@ -20,7 +20,7 @@ use crate::lock::{futex_wait, futex_wake_all};
 use crate::sys::{self, Errno, SysResult};
 
 /// Runs at least this long are split.
-pub const SPLIT_MIN: usize = 8 << 20;
+pub const SPLIT_MIN: usize = 4 << 20;
 
 const IDLE: u32 = 0;
 const CLAIMED: u32 = 1;
