@@ -8,6 +8,10 @@ use std::path::Path;
 use morsel::{sys, Morsel, Order, Purge, Source, GRANULE_SIZE, PAGE_SIZE};
 
 const MIB: usize = 1 << 20;
+/// st_blocks also counts the filesystem's own extent-tree blocks: punching a hole into one
+/// extent makes two, and on a fragmented filesystem that can take ext4 an index block (4 KiB)
+/// just when the data goes.
+const FS_METADATA_SLACK: u64 = 64 << 10;
 
 /// A file source in `parent`: populate and write 32 MiB, purge a middle slice (the rest keeps
 /// its data), then purge everything; file space drops by what was purged each time.
@@ -27,7 +31,7 @@ fn forced_purge_gives_file_space_back(parent: &Path) {
     let (mid, mid_len) = (8 * MIB, 8 * MIB);
     assert!(m.purge(&src, m.base() + mid, mid_len, Purge::Forced).expect("purge middle"));
     let partial = src.file_bytes();
-    assert!(full - partial >= mid_len as u64, "middle purge: {full} -> {partial}");
+    assert!(full + FS_METADATA_SLACK - partial >= mid_len as u64, "middle purge: {full} -> {partial}");
     assert!(common::all_zero(&m, mid, mid_len));
     assert!(common::all_equal(&m, 0, mid, 0xc3), "data before the purged slice lost");
     assert!(common::all_equal(&m, mid + mid_len, len - mid - mid_len, 0xc3), "data after lost");
@@ -43,7 +47,7 @@ fn forced_purge_gives_file_space_back(parent: &Path) {
     assert!(m.purge(&src, m.base(), len, Purge::Forced).expect("purge"));
     let after = src.file_bytes();
     eprintln!("{}: file bytes {full} -> {after} after forced purge", parent.display());
-    assert!(full - after >= len as u64, "forced purge: {full} -> {after}");
+    assert!(full + FS_METADATA_SLACK - after >= len as u64, "forced purge: {full} -> {after}");
     assert!(common::all_zero(&m, 0, len), "purged memory does not read back as zero");
     assert!((0..len / GRANULE_SIZE).all(|g| !m.is_populated(g)));
 
