@@ -263,21 +263,52 @@ static inline void check_tag(void *p, size_t size)
         die("block %p of %zu bytes was overwritten", p, size);
 }
 
+/* One thread's working set: SLOTS live blocks of random sizes, each tagged. */
+typedef struct {
+    void *slot[SLOTS];
+    size_t sz[SLOTS];
+    uint64_t seed;
+} working_set;
+
+static void ws_fill(working_set *w, memkind_t kind, int id)
+{
+    w->seed = 0x9E3779B97F4A7C15ULL * (uint64_t)(id + 1);
+    for (int i = 0; i < SLOTS; i++) {
+        w->sz[i] = rnd_size(rnd(&w->seed));
+        w->slot[i] = memkind_malloc(kind, w->sz[i]);
+        if (!w->slot[i])
+            die("memkind_malloc(%zu) returned NULL", w->sz[i]);
+        tag(w->slot[i], w->sz[i]);
+    }
+}
+
+/* One pair: a random slot is checked, freed (with free_kind) and allocated again. */
+static inline void ws_pair(working_set *w, memkind_t kind, memkind_t free_kind)
+{
+    uint64_t r = rnd(&w->seed);
+    unsigned i = (unsigned)(r >> 40) & (SLOTS - 1);
+    check_tag(w->slot[i], w->sz[i]);
+    memkind_free(free_kind, w->slot[i]);
+    w->sz[i] = rnd_size(r);
+    w->slot[i] = memkind_malloc(kind, w->sz[i]);
+    if (!w->slot[i])
+        die("memkind_malloc(%zu) returned NULL", w->sz[i]);
+    tag(w->slot[i], w->sz[i]);
+}
+
+static void ws_drain(working_set *w, memkind_t free_kind)
+{
+    for (int i = 0; i < SLOTS; i++) {
+        check_tag(w->slot[i], w->sz[i]);
+        memkind_free(free_kind, w->slot[i]);
+    }
+}
+
 static void *pairs_thread(void *varg)
 {
     pairs_arg *a = varg;
-    void *slot[SLOTS];
-    size_t sz[SLOTS];
-    uint64_t seed = 0x9E3779B97F4A7C15ULL * (uint64_t)(a->id + 1);
-
-    /* Untimed warm-up: fill the working set. */
-    for (int i = 0; i < SLOTS; i++) {
-        sz[i] = rnd_size(rnd(&seed));
-        slot[i] = memkind_malloc(a->kind, sz[i]);
-        if (!slot[i])
-            die("memkind_malloc(%zu) returned NULL", sz[i]);
-        tag(slot[i], sz[i]);
-    }
+    working_set w;
+    ws_fill(&w, a->kind, a->id); /* untimed warm-up */
     if (a->start)
         pthread_barrier_wait(a->start);
     a->begin = now_s();
@@ -294,7 +325,6 @@ static void *pairs_thread(void *varg)
             break;
         }
         if (opt.mixed && n % MIXED_ROUND == 0 && n > 0) {
-            /* Odd rounds free with NULL; their wall time is kept apart. */
             /* Round 0 is a warm-up (the bins and slabs fill: several times slower), left out
              * of both figures; odd rounds free with NULL, and their wall time is kept apart. */
             double t = now_s();
@@ -305,15 +335,7 @@ static void *pairs_thread(void *varg)
             round_start = t;
             free_kind = (n / MIXED_ROUND) % 2 ? NULL : a->free_kind;
         }
-        uint64_t r = rnd(&seed);
-        unsigned i = (unsigned)(r >> 40) & (SLOTS - 1);
-        check_tag(slot[i], sz[i]);
-        memkind_free(free_kind, slot[i]);
-        sz[i] = rnd_size(r);
-        slot[i] = memkind_malloc(a->kind, sz[i]);
-        if (!slot[i])
-            die("memkind_malloc(%zu) returned NULL", sz[i]);
-        tag(slot[i], sz[i]);
+        ws_pair(&w, a->kind, free_kind);
         n++;
     }
     a->end = now_s();
@@ -322,10 +344,7 @@ static void *pairs_thread(void *varg)
     a->cpu = cpu_s() - c0;
     a->done = n;
 
-    for (int i = 0; i < SLOTS; i++) {
-        check_tag(slot[i], sz[i]);
-        memkind_free(a->free_kind, slot[i]);
-    }
+    ws_drain(&w, a->free_kind);
     return NULL;
 }
 
@@ -399,40 +418,19 @@ typedef struct {
 static void *scaling_thread(void *varg)
 {
     scaling_arg *a = varg;
-    void *slot[SLOTS];
-    size_t sz[SLOTS];
-    uint64_t seed = 0x9E3779B97F4A7C15ULL * (uint64_t)(a->id + 1);
-    for (int i = 0; i < SLOTS; i++) {
-        sz[i] = rnd_size(rnd(&seed));
-        slot[i] = memkind_malloc(a->kind, sz[i]);
-        if (!slot[i])
-            die("memkind_malloc(%zu) returned NULL", sz[i]);
-        tag(slot[i], sz[i]);
-    }
+    working_set w;
+    ws_fill(&w, a->kind, a->id);
     for (;;) {
         pthread_barrier_wait(a->go);
         int phase = atomic_load(a->phase);
         if (phase == 0)
             break;
-        if (phase == 2 || a->id == 0) {
-            for (long n = 0; n < a->per_round; n++) {
-                uint64_t r = rnd(&seed);
-                unsigned i = (unsigned)(r >> 40) & (SLOTS - 1);
-                check_tag(slot[i], sz[i]);
-                memkind_free(a->kind, slot[i]);
-                sz[i] = rnd_size(r);
-                slot[i] = memkind_malloc(a->kind, sz[i]);
-                if (!slot[i])
-                    die("memkind_malloc(%zu) returned NULL", sz[i]);
-                tag(slot[i], sz[i]);
-            }
-        }
+        if (phase == 2 || a->id == 0)
+            for (long n = 0; n < a->per_round; n++)
+                ws_pair(&w, a->kind, a->kind);
         pthread_barrier_wait(a->done);
     }
-    for (int i = 0; i < SLOTS; i++) {
-        check_tag(slot[i], sz[i]);
-        memkind_free(a->kind, slot[i]);
-    }
+    ws_drain(&w, a->kind);
     return NULL;
 }
 
