@@ -230,16 +230,37 @@ static void check_dir_empty(void)
 
 /* ------------------------------------------------------------------ pairs */
 
+/* A worker's timed loop: wall clock at its start and end, and its CPU seconds. */
+typedef struct {
+    double begin, end, cpu;
+} timed;
+
+/* Joins n workers; *wall is from the first one's start to the last one's end (the main thread
+ * may get the CPU back only after the workers began), *cpu their CPU seconds summed. */
+static void join_timed(pthread_t *th, timed *const *t, int n, double *wall, double *cpu)
+{
+    double t0 = 0, t1 = 0;
+    *cpu = 0;
+    for (int i = 0; i < n; i++) {
+        pthread_join(th[i], NULL);
+        if (i == 0 || t[i]->begin < t0)
+            t0 = t[i]->begin;
+        if (t[i]->end > t1)
+            t1 = t[i]->end;
+        *cpu += t[i]->cpu;
+    }
+    *wall = t1 - t0;
+}
+
 typedef struct {
     pthread_barrier_t *start;
     memkind_t kind;
     memkind_t free_kind;
     long iters;
     int id;
-    double begin, end;
+    timed time;
     atomic_int *stop; /* churn's background threads: run until set */
     long done;
-    double cpu; /* CPU seconds of the timed loop */
     double wall_null; /* -M: wall seconds of the rounds that freed with NULL */
 } pairs_arg;
 
@@ -311,12 +332,12 @@ static void *pairs_thread(void *varg)
     ws_fill(&w, a->kind, a->id); /* untimed warm-up */
     if (a->start)
         pthread_barrier_wait(a->start);
-    a->begin = now_s();
+    a->time.begin = now_s();
     double c0 = cpu_s();
 
     long n = 0;
     memkind_t free_kind = a->free_kind;
-    double round_start = a->begin;
+    double round_start = a->time.begin;
     for (;;) {
         if (a->stop) {
             if ((n & 1023) == 0 && atomic_load_explicit(a->stop, memory_order_relaxed))
@@ -329,7 +350,7 @@ static void *pairs_thread(void *varg)
              * of both figures; odd rounds free with NULL, and their wall time is kept apart. */
             double t = now_s();
             if (n == MIXED_ROUND)
-                a->begin = t;
+                a->time.begin = t;
             else if ((n / MIXED_ROUND) % 2 == 0)
                 a->wall_null += t - round_start;
             round_start = t;
@@ -338,10 +359,10 @@ static void *pairs_thread(void *varg)
         ws_pair(&w, a->kind, free_kind);
         n++;
     }
-    a->end = now_s();
+    a->time.end = now_s();
     if (opt.mixed && n > 0 && ((n - 1) / MIXED_ROUND) % 2 == 1)
-        a->wall_null += a->end - round_start;
-    a->cpu = cpu_s() - c0;
+        a->wall_null += a->time.end - round_start;
+    a->time.cpu = cpu_s() - c0;
     a->done = n;
 
     ws_drain(&w, a->free_kind);
@@ -359,23 +380,17 @@ static int run_pairs(void)
     pthread_barrier_init(&start, NULL, (unsigned)opt.threads + 1);
     pthread_t th[MAX_THREADS];
     pairs_arg args[MAX_THREADS];
+    timed *times[MAX_THREADS];
     for (int t = 0; t < opt.threads; t++) {
-        args[t] = (pairs_arg){&start, kind, opt.free_null ? NULL : kind, opt.iters, t, 0, 0, NULL, 0, 0, 0};
+        args[t] = (pairs_arg){.start = &start, .kind = kind, .free_kind = opt.free_null ? NULL : kind,
+                              .iters = opt.iters, .id = t};
+        times[t] = &args[t].time;
         if (pthread_create(&th[t], NULL, pairs_thread, &args[t]))
             die("pthread_create failed");
     }
     pthread_barrier_wait(&start);
-    /* Wall time from the first thread's start to the last one's end: the
-     * main thread may get the CPU back only after the workers began. */
-    double t0 = 0, t1 = 0, cpu = 0;
-    for (int t = 0; t < opt.threads; t++) {
-        pthread_join(th[t], NULL);
-        if (t == 0 || args[t].begin < t0)
-            t0 = args[t].begin;
-        if (args[t].end > t1)
-            t1 = args[t].end;
-        cpu += args[t].cpu;
-    }
+    double wall, cpu;
+    join_timed(th, times, opt.threads, &wall, &cpu);
     pthread_barrier_destroy(&start);
     close_kind(kind);
     check_dir_empty();
@@ -387,12 +402,12 @@ static int run_pairs(void)
         long n_kind = opt.iters - MIXED_ROUND - n_null;
         if (n_kind <= 0)
             die("-M needs more than %d pairs", 3 * MIXED_ROUND);
-        double w_null = args[0].wall_null, w_kind = (args[0].end - args[0].begin) - w_null;
+        double w_null = args[0].wall_null, w_kind = wall - w_null;
         double ns_kind = w_kind * 1e9 / (double)n_kind, ns_null = w_null * 1e9 / (double)n_null;
         printf("%.3f null=%.3f ratio=%.4f\n", ns_kind, ns_null, ns_null / ns_kind);
         return 0;
     }
-    printf("%.3f cpu=%.3f\n", (t1 - t0) * 1e9 / (double)opt.iters, cpu * 1e9 / ((double)opt.iters * opt.threads));
+    printf("%.3f cpu=%.3f\n", wall * 1e9 / (double)opt.iters, cpu * 1e9 / ((double)opt.iters * opt.threads));
     return 0;
 }
 
@@ -534,7 +549,7 @@ static int run_churn(void)
     pthread_t th[2];
     pairs_arg args[2];
     for (int t = 0; t < 2; t++) {
-        args[t] = (pairs_arg){NULL, MEMKIND_DEFAULT, MEMKIND_DEFAULT, 0, t + 1, 0, 0, &stop, 0, 0, 0};
+        args[t] = (pairs_arg){.kind = MEMKIND_DEFAULT, .free_kind = MEMKIND_DEFAULT, .id = t + 1, .stop = &stop};
         if (pthread_create(&th[t], NULL, pairs_thread, &args[t]))
             die("pthread_create failed");
     }
@@ -570,8 +585,7 @@ typedef struct {
     memkind_t kind;
     long iters;
     int id;
-    double begin, end;
-    double cpu;
+    timed time;
 } shared_arg;
 
 static void *shared_thread(void *varg)
@@ -581,7 +595,7 @@ static void *shared_thread(void *varg)
     size_t s[SHARED_BATCH];
     uint64_t seed = 0xD1B54A32D192ED03ULL * (uint64_t)(a->id + 1);
     pthread_barrier_wait(a->start);
-    a->begin = now_s();
+    a->time.begin = now_s();
     double c0 = cpu_s();
     for (long done = 0; done < a->iters; done += SHARED_BATCH) {
         for (int i = 0; i < SHARED_BATCH; i++) {
@@ -604,8 +618,8 @@ static void *shared_thread(void *varg)
             memkind_free(a->kind, p[i]);
         }
     }
-    a->end = now_s();
-    a->cpu = cpu_s() - c0;
+    a->time.end = now_s();
+    a->time.cpu = cpu_s() - c0;
     return NULL;
 }
 
@@ -620,27 +634,20 @@ static int run_shared(void)
     pthread_barrier_init(&start, NULL, (unsigned)opt.threads + 1);
     pthread_t th[MAX_THREADS];
     shared_arg args[MAX_THREADS];
+    timed *times[MAX_THREADS];
     for (int t = 0; t < opt.threads; t++) {
-        args[t] = (shared_arg){&start, kind, per, t, 0, 0, 0};
+        args[t] = (shared_arg){.start = &start, .kind = kind, .iters = per, .id = t};
+        times[t] = &args[t].time;
         if (pthread_create(&th[t], NULL, shared_thread, &args[t]))
             die("pthread_create failed");
     }
     pthread_barrier_wait(&start);
-    /* Wall time from the first thread's start to the last one's end: the
-     * main thread may get the CPU back only after the workers began. */
-    double t0 = 0, t1 = 0, cpu = 0;
-    for (int t = 0; t < opt.threads; t++) {
-        pthread_join(th[t], NULL);
-        if (t == 0 || args[t].begin < t0)
-            t0 = args[t].begin;
-        if (args[t].end > t1)
-            t1 = args[t].end;
-        cpu += args[t].cpu;
-    }
+    double wall, cpu;
+    join_timed(th, times, opt.threads, &wall, &cpu);
     pthread_barrier_destroy(&start);
     close_kind(kind);
     check_dir_empty();
-    printf("%.3f cpu=%.3f\n", (t1 - t0) * 1e9 / ((double)per * opt.threads), cpu * 1e9 / ((double)per * opt.threads));
+    printf("%.3f cpu=%.3f\n", wall * 1e9 / ((double)per * opt.threads), cpu * 1e9 / ((double)per * opt.threads));
     return 0;
 }
 

@@ -368,6 +368,17 @@ fn pop(kind: Kind, class: usize) -> Option<NonNull<u8>> {
     Some(unsafe { NonNull::new_unchecked(*bin.items.get_unchecked(bin.n)) })
 }
 
+/// A block for a request of `size` bytes (1..=MAX_CACHED) after the caller found the thread's
+/// bin empty ([`pop_size`]): fills the bin and takes one.
+#[inline]
+pub(crate) fn alloc_after_miss(
+    kind: Kind,
+    size: usize,
+    arena_flags: fn(Kind) -> libc::c_int,
+) -> Option<NonNull<u8>> {
+    alloc_slow(kind, small_class(size), arena_flags(kind))
+}
+
 #[cold]
 fn alloc_slow(kind: Kind, class: usize, flags: libc::c_int) -> Option<NonNull<u8>> {
     let class_size = CLASS_SIZE[class];
@@ -415,11 +426,9 @@ pub(crate) fn free(kind: Kind, ptr: NonNull<u8>, usable: usize) -> bool {
     free_class(kind, ptr, small_class(usable))
 }
 
-/// Returns a block of `kind` of small class `class` to the thread's cache; false if the caller
-/// must free it through jemalloc itself.
 #[inline(always)]
-pub(crate) fn free_class(kind: Kind, ptr: NonNull<u8>, class: usize) -> bool {
-    push(kind, ptr, class) || free_slow(kind, ptr, class)
+fn free_class(kind: Kind, ptr: NonNull<u8>, class: usize) -> bool {
+    push(kind, ptr, class) || free_after_miss(kind, ptr, class)
 }
 
 /// Puts a block of `kind` of small class `class` (below NCLASSES) into the thread's bin if it
@@ -439,8 +448,11 @@ pub(crate) fn push(kind: Kind, ptr: NonNull<u8>, class: usize) -> bool {
     true
 }
 
+/// Returns a block of small class `class` to the thread's cache after [`push`] found no room
+/// (or no cache): makes or resets the cache, or flushes half the bin; false if the caller must
+/// free it through jemalloc itself.
 #[cold]
-fn free_slow(kind: Kind, ptr: NonNull<u8>, class: usize) -> bool {
+pub(crate) fn free_after_miss(kind: Kind, ptr: NonNull<u8>, class: usize) -> bool {
     let Some((caches, kc)) = kind_cache(kind) else { return false };
     if !enter(caches, kind, kc.generation) {
         return false;

@@ -136,7 +136,8 @@ impl Kind {
             return NonNull::new(unsafe { je::malloc(size) }.cast()).ok_or(Error::OutOfMemory);
         }
         if size <= cache::MAX_CACHED {
-            if let Some(p) = cache::alloc(self, size, arena_flags) {
+            // `malloc_fast` found the bin empty (or the cache not made yet).
+            if let Some(p) = cache::alloc_after_miss(self, size, arena_flags) {
                 return Ok(p);
             }
         }
@@ -237,14 +238,14 @@ impl Kind {
             unsafe { je::free(ptr.as_ptr().cast()) };
             return true;
         }
-        let class = (directory::tag(ptr.as_ptr() as usize) as usize).wrapping_sub(1);
-        class < cache::NCLASSES && cache::push(self, ptr, class)
+        tagged_class(ptr).is_some_and(|class| cache::push(self, ptr, class))
     }
 
+    /// After [`Kind::free_fast`] did nothing: a tagged block whose bin was full (or whose cache
+    /// is not made yet) goes back through the cache's flush; any other asks jemalloc its size.
     #[inline(never)]
     unsafe fn free_slow(self, ptr: NonNull<u8>) {
-        let class = (directory::tag(ptr.as_ptr() as usize) as usize).wrapping_sub(1);
-        if class < cache::NCLASSES && cache::free_class(self, ptr, class) {
+        if tagged_class(ptr).is_some_and(|class| cache::free_after_miss(self, ptr, class)) {
             return;
         }
         // SAFETY: the caller passes a live jemalloc block of ours.
@@ -276,9 +277,8 @@ impl Kind {
     /// `ptr` must be a live allocation of this kind.
     pub unsafe fn usable_size(self, ptr: NonNull<u8>) -> usize {
         if !self.is_default() {
-            let class = (directory::tag(ptr.as_ptr() as usize) as usize).wrapping_sub(1);
-            if let Some(&size) = crate::sizes::CLASS_SIZE.get(class) {
-                return size;
+            if let Some(class) = tagged_class(ptr) {
+                return crate::sizes::CLASS_SIZE[class];
             }
         }
         // SAFETY: the caller passes a live jemalloc block of ours.
@@ -301,6 +301,14 @@ impl Kind {
         let span = directory::lookup(ptr as usize)?;
         Kind::from_ptr(span.owner as *const KindInner).filter(|k| k.is_live())
     }
+}
+
+/// The small class the page tag gives a block of a cached kind (see `directory`), or `None`
+/// where jemalloc must be asked.
+#[inline(always)]
+fn tagged_class(ptr: NonNull<u8>) -> Option<usize> {
+    let class = (directory::tag(ptr.as_ptr() as usize) as usize).wrapping_sub(1);
+    (class < cache::NCLASSES).then_some(class)
 }
 
 /// Frees `ptr` whatever it is: a block of one of our kinds goes back to its kind, any other

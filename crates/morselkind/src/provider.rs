@@ -552,11 +552,14 @@ impl Provider {
             from = (addr & !(helper::SPLIT_MIN - 1)).max(m.base());
             to = (from + helper::SPLIT_MIN).max(to).min(m.base() + m.len());
         }
-        let done = m.populate(&self.source, from, to - from).unwrap_or(0);
         if matches!(self.source.backing(), Backing::File | Backing::Memfd) {
+            // The bitmap marks granules whose blocks exist, not whose pages are mapped: allocate
+            // what is missing, then fault the whole range in once.
+            let done = m.allocate_blocks(&self.source, from, to - from).unwrap_or(0);
             let _ = m.prefault(from, to - from);
+            return done;
         }
-        done
+        m.populate(&self.source, from, to - from).unwrap_or(0)
     }
 
     /// Marks the provider as dying: its arenas are about to be destroyed, and with them every
