@@ -440,13 +440,44 @@ pub unsafe extern "C" fn realloc(ptr: *mut c_void, size: usize) -> *mut c_void {
             return unsafe { __libc_realloc(ptr, size) };
         };
         let _inside = Inside::enter();
-        // SAFETY: the directory says it is a live block of `k`; it stays in its tier.
-        let r = unsafe { memtier::kind_realloc(k, p, size) };
+        // SAFETY: the directory says it is a live block of `k`; it stays in its tier if it can.
+        let mut r = unsafe { memtier::kind_realloc(k, p, size) };
         if let Some(t) = tiering() {
+            if r.is_err() {
+                // SAFETY: the block is still live (a failed realloc keeps it) and `k`'s.
+                r = unsafe { move_to_other_tier(t, k, p, size) };
+            }
             t.memory.after_op();
         }
         ptr_out(r)
     })
+}
+
+/// A realloc that cannot grow in its tier: the block moves to the first other tier with room,
+/// as a fresh allocation would fall back. The old block is freed only once the new one holds
+/// its bytes; with every tier full, it stays as it was.
+///
+/// # Safety
+/// `ptr` must be a live block of `from`.
+unsafe fn move_to_other_tier(
+    t: &Tiering,
+    from: Kind,
+    ptr: NonNull<u8>,
+    size: usize,
+) -> morselkind::Result<NonNull<u8>> {
+    // SAFETY: the caller passes a live block of `from`.
+    let old = unsafe { from.usable_size(ptr) };
+    for tier in t.memory.tiers().iter().filter(|tier| tier.kind != from) {
+        if let Ok(fresh) = memtier::kind_malloc(tier.kind, size) {
+            // SAFETY: both blocks are live and at least min(old, size) long, and distinct.
+            unsafe {
+                fresh.as_ptr().copy_from_nonoverlapping(ptr.as_ptr(), old.min(size));
+                memtier::kind_free(from, ptr);
+            }
+            return Ok(fresh);
+        }
+    }
+    Err(morselkind::Error::OutOfMemory)
 }
 
 /// # Safety

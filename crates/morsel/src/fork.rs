@@ -18,6 +18,7 @@
 use std::cell::Cell;
 use std::os::fd::{AsFd, OwnedFd};
 
+use crate::morsel::Morsel;
 use crate::source::{Backing, Source};
 use crate::sys::{self, Errno};
 
@@ -52,46 +53,53 @@ pub struct ForkCopy<'a> {
 const MAX_TEMPLATE: usize = 4096 + 32;
 
 impl Source {
-    /// In a forked child: starts the child's own copy of this file source; `None` for sources
-    /// that need none (private anonymous memory is copy-on-write already; a memfd is meant to
-    /// be shared).
+    /// In a forked child: starts the child's own copy of this file source, in a new file in
+    /// the source's directory; `None` for sources that need none (private anonymous memory is
+    /// copy-on-write already; a memfd is meant to be shared).
     pub fn begin_fork_copy(&self) -> Result<Option<ForkCopy<'_>>, ForkError> {
+        self.begin_copy(false)
+    }
+
+    /// As [`Source::begin_fork_copy`], into a memfd: for a directory with no room (or no new
+    /// file) for the copy. The caller says so on stderr.
+    pub fn begin_fork_copy_in_memory(&self) -> Result<Option<ForkCopy<'_>>, ForkError> {
+        self.begin_copy(true)
+    }
+
+    fn begin_copy(&self, in_memory: bool) -> Result<Option<ForkCopy<'_>>, ForkError> {
         let (Backing::File, Some(old)) = (self.backing(), self.fd()) else { return Ok(None) };
         let size = sys::file_size(old).map_err(fail("cannot stat the kind's file"))?;
-        let new = self.new_file()?;
+        let new = if in_memory {
+            sys::memfd_create(c"morselkind-fork").map_err(fail("cannot create a memfd for the copy"))?
+        } else {
+            self.new_file()?
+        };
         sys::ftruncate(new.as_fd(), size).map_err(fail("cannot size the copy"))?;
         Ok(Some(ForkCopy { source: self, new, in_kernel: Cell::new(true) }))
     }
 
     /// A new unnamed file in the source's directory, as [`Source::tmpfile`] makes them.
     fn new_file(&self) -> Result<OwnedFd, ForkError> {
-        if let Some(dir) = self.dir() {
-            match sys::open_tmpfile(dir) {
-                Ok(fd) => return Ok(fd),
-                Err(Errno(libc::EOPNOTSUPP | libc::EISDIR | libc::EINVAL)) => {
-                    let name = dir.to_bytes();
-                    let suffix = b"/morselkind.XXXXXX\0";
-                    let mut template = [0u8; MAX_TEMPLATE];
-                    if name.len() + suffix.len() <= MAX_TEMPLATE {
-                        template[..name.len()].copy_from_slice(name);
-                        template[name.len()..name.len() + suffix.len()].copy_from_slice(suffix);
-                        if let Ok(fd) = sys::open_unlinked_temp(&mut template[..name.len() + suffix.len()]) {
-                            return Ok(fd);
-                        }
-                    }
+        let dir = self.dir().ok_or(ForkError { what: "no directory", errno: Errno(libc::ENOENT) })?;
+        match sys::open_tmpfile(dir) {
+            Ok(fd) => Ok(fd),
+            Err(Errno(libc::EOPNOTSUPP | libc::EISDIR | libc::EINVAL)) => {
+                let name = dir.to_bytes();
+                let suffix = b"/morselkind.XXXXXX\0";
+                let mut template = [0u8; MAX_TEMPLATE];
+                if name.len() + suffix.len() > MAX_TEMPLATE {
+                    return Err(ForkError {
+                        what: "cannot create a file for the copy",
+                        errno: Errno(libc::ENAMETOOLONG),
+                    });
                 }
-                Err(_) => {}
+                template[..name.len()].copy_from_slice(name);
+                template[name.len()..name.len() + suffix.len()].copy_from_slice(suffix);
+                sys::open_unlinked_temp(&mut template[..name.len() + suffix.len()])
+                    .map_err(fail("cannot create a file for the copy"))
             }
+            Err(e) => Err(fail("cannot create a file for the copy")(e)),
         }
-        // The directory takes no new file (gone, no inode left, no permission): the child's
-        // memory is private still, but no longer in that directory. Say so.
-        let fd = sys::memfd_create(c"morselkind-fork").map_err(fail("cannot create a file for the copy"))?;
-        sys::write_stderr(&[
-            b"morselkind: after fork, the child cannot create a file in ",
-            self.dir().map_or(&b"?"[..], |d| d.to_bytes()),
-            b"; its copy of the kind's memory is a memfd\n",
-        ]);
-        Ok(fd)
     }
 
     /// In the only thread of a child process just forked: releases the source's lock, should a
@@ -110,15 +118,29 @@ impl Source {
 }
 
 impl ForkCopy<'_> {
-    /// Copies the data of the file range `[offset, offset+len)`, mapped at `addr`, into the
-    /// copy, and maps the copy over `[addr, addr+len)` (shared, read-write) in its place.
+    /// Reserves in the copy every block `m` holds allocated (committed pages, populated
+    /// granules: on tmpfs and ext4 a block allocated but never written reads as a hole, yet
+    /// the child may write it without committing it again), then copies the data ranges of
+    /// the morsel's file range (`SEEK_DATA`/`SEEK_HOLE`: what was written) at the same offsets.
+    /// Nothing is mapped yet: see [`ForkCopy::remap`].
     ///
     /// # Safety
-    /// `[addr, addr+len)` must be a read-write shared mapping of the source's file at `offset`,
-    /// owned by the caller; only in a forked child, before any other thread exists.
-    pub unsafe fn copy_and_remap(&self, addr: usize, len: usize, offset: u64) -> Result<(), ForkError> {
+    /// `m` must be a read-write shared mapping of the source's file, owned by the caller; only
+    /// in a forked child, before any other thread exists.
+    pub unsafe fn copy(&self, m: &Morsel) -> Result<(), ForkError> {
+        let margin = crate::source::fs_margin(self.new.as_fd());
+        m.for_each_reserved_run(|addr, len| {
+            let at = m.offset_of(addr);
+            crate::source::check_room(self.new.as_fd(), margin, len as u64)
+                .map_err(fail("cannot reserve the copy's blocks"))?;
+            match sys::fallocate(self.new.as_fd(), 0, at, len as u64) {
+                Err(Errno(libc::EOPNOTSUPP)) => sys::write_zeroes(self.new.as_fd(), at, len as u64),
+                r => r,
+            }
+            .map_err(fail("cannot reserve the copy's blocks"))
+        })?;
         let old = self.source.fd().expect("a file source");
-        let end = offset + len as u64;
+        let (offset, end) = (m.offset(), m.offset() + m.len() as u64);
         let mut pos = offset;
         while pos < end {
             let Some(data) = sys::seek(old, pos, libc::SEEK_DATA).map_err(fail("SEEK_DATA failed"))? else {
@@ -132,11 +154,19 @@ impl ForkCopy<'_> {
                 .unwrap_or(end)
                 .min(end);
             // SAFETY: `data..hole` lies inside the caller's mapping of the file.
-            unsafe { self.copy_run(addr + (data - offset) as usize, data, (hole - data) as usize)? };
+            unsafe { self.copy_run(m.base() + (data - offset) as usize, data, (hole - data) as usize)? };
             pos = hole;
         }
+        Ok(())
+    }
+
+    /// Maps the copy over the morsel `m`, shared and read-write, at the same address and offset.
+    ///
+    /// # Safety
+    /// As for [`ForkCopy::copy`], which must have copied `m`.
+    pub unsafe fn remap(&self, m: &Morsel) -> Result<(), ForkError> {
         // SAFETY: the caller owns the range; the copy holds the same bytes at the same offsets.
-        unsafe { sys::map_file_fixed(addr, len, self.new.as_fd(), offset) }
+        unsafe { sys::map_file_fixed(m.base(), m.len(), self.new.as_fd(), m.offset()) }
             .map_err(fail("cannot map the copy"))
     }
 

@@ -70,6 +70,27 @@ impl PopulationMap {
     fn is_set(&self, g: usize) -> bool {
         self.word(g / 64).load(Ordering::Acquire) & (1u64 << (g % 64)) != 0
     }
+
+    /// Sets (or clears) bits `[from, to)`, a word at a time.
+    fn set_range(&self, from: usize, to: usize, on: bool) {
+        let mut i = from;
+        while i < to {
+            let w = i / 64;
+            let hi = (to - w * 64).min(64);
+            let lo = i % 64;
+            let mask = if hi - lo == 64 { !0 } else { ((1u64 << (hi - lo)) - 1) << lo };
+            if on {
+                self.word(w).fetch_or(mask, Ordering::AcqRel);
+            } else {
+                self.word(w).fetch_and(!mask, Ordering::AcqRel);
+            }
+            i = w * 64 + hi;
+        }
+    }
+
+    fn load(&self, w: usize) -> u64 {
+        self.word(w).load(Ordering::Acquire)
+    }
 }
 
 impl Drop for PopulationMap {
@@ -91,6 +112,9 @@ pub struct Morsel {
     source_index: u16,
     granule: usize,
     population: PopulationMap,
+    /// File morsels: one bit per page that jemalloc holds committed (blocks allocated), so a
+    /// forked child's copy can reserve exactly what it inherited (see `crate::fork`).
+    committed: Option<PopulationMap>,
     populate_calls: AtomicU64,
     populate_bytes: AtomicU64,
 }
@@ -127,6 +151,10 @@ impl Morsel {
         }
         let granule = GRANULE_SIZE.min(order.size());
         let population = PopulationMap::new(len / granule)?;
+        let committed = match source.backing() {
+            Backing::File => Some(PopulationMap::new(len / PAGE_SIZE)?),
+            _ => None,
+        };
         let base = sys::reserve(len, align)?;
         let offset = match source.take_frame(order, len) {
             Ok(o) => o,
@@ -160,6 +188,7 @@ impl Morsel {
             source_index: source.index(),
             granule,
             population,
+            committed,
             populate_calls: AtomicU64::new(0),
             populate_bytes: AtomicU64::new(0),
         })
@@ -342,6 +371,53 @@ impl Morsel {
         let first = (addr - self.base) / self.granule;
         let last = (addr - self.base + len - 1) / self.granule;
         (first..=last).for_each(|g| self.population.clear(g));
+    }
+
+    /// Records that `[addr, addr+len)` (whole pages inside the morsel) is committed (`on`) or
+    /// no longer; file morsels only, others ignore it.
+    pub fn note_committed(&self, addr: usize, len: usize, on: bool) {
+        if let Some(map) = &self.committed {
+            if len != 0 && self.check_range(addr, len).is_ok() {
+                let first = (addr - self.base) / PAGE_SIZE;
+                map.set_range(first, first + len.div_ceil(PAGE_SIZE), on);
+            }
+        }
+    }
+
+    /// Calls `f(addr, len)` for each run of pages whose file blocks the morsel holds allocated:
+    /// committed pages and the whole of every granule marked populated. A forked child reserves
+    /// these in its own copy.
+    pub fn for_each_reserved_run<E>(
+        &self,
+        mut f: impl FnMut(usize, usize) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let Some(map) = &self.committed else { return Ok(()) };
+        let pages = self.len / PAGE_SIZE;
+        let per_granule = self.granule / PAGE_SIZE;
+        let mut run: Option<usize> = None;
+        for w in 0..pages.div_ceil(64) {
+            let first = w * 64;
+            let mut bits = map.load(w);
+            if per_granule >= 64 && self.population.is_set(first / per_granule) {
+                bits = !0;
+            }
+            for b in 0..64.min(pages - first) {
+                let on = bits >> b & 1 == 1;
+                let page = first + b;
+                match (on, run) {
+                    (true, None) => run = Some(page),
+                    (false, Some(start)) => {
+                        f(self.base + start * PAGE_SIZE, (page - start) * PAGE_SIZE)?;
+                        run = None;
+                    }
+                    _ => {}
+                }
+            }
+        }
+        if let Some(start) = run {
+            f(self.base + start * PAGE_SIZE, (pages - start) * PAGE_SIZE)?;
+        }
+        Ok(())
     }
 
     /// Gives the memory of `[addr, addr+len)` back: anonymous pages are dropped (or freed

@@ -45,7 +45,14 @@ pub struct Source {
     index: u16,
     pub(crate) frames: Lock<Frames>,
     can_punch: AtomicBool,
+    /// Cleared once `fallocate` answers EOPNOTSUPP: commits then write zeroes instead.
+    can_fallocate: AtomicBool,
     used_tmpfile: bool,
+    /// The filesystem's device (st_dev) for file sources: kinds on one filesystem give space
+    /// back to each other when it is full.
+    dev: Option<u64>,
+    /// Bytes a commit leaves free on the filesystem (0: no need to; see [`fs_margin`]).
+    margin: u64,
     /// The directory of a file source: a forked child makes its own copy there.
     pub(crate) dir: Option<CString>,
 }
@@ -68,7 +75,10 @@ impl Source {
             index: next_index(),
             frames: Lock::new(Frames { next: 0, free: [[0; FREE_SLOTS]; 4], nfree: [0; 4] }),
             can_punch: AtomicBool::new(true),
+            can_fallocate: AtomicBool::new(true),
             used_tmpfile,
+            dev: None,
+            margin: 0,
             dir: None,
         }
     }
@@ -104,7 +114,14 @@ impl Source {
             Err(e) => return Err(e),
         };
         source.dir = Some(cdir);
+        source.dev = source.fd().and_then(|fd| sys::device_of(fd).ok());
+        source.margin = source.fd().map_or(0, fs_margin);
         Ok(source)
+    }
+
+    /// The device of a file source's filesystem (`None` for other sources).
+    pub fn dev(&self) -> Option<u64> {
+        self.dev
     }
 
     /// The directory of a file source (`None` for other sources).
@@ -149,7 +166,8 @@ impl Source {
     }
 
     /// Takes a frame of `len` bytes (a multiple of the order's size) at an offset aligned to the
-    /// order, growing the sparse file when no released frame fits.
+    /// order, growing the sparse file when no released frame fits. EFBIG where the file would
+    /// grow past RLIMIT_FSIZE (checked first: the kernel answers that with SIGXFSZ).
     pub fn take_frame(&self, order: Order, len: usize) -> SysResult<u64> {
         let Some(fd) = self.fd() else { return Ok(0) };
         let mut frames = self.frames.lock();
@@ -161,6 +179,9 @@ impl Source {
         let align = order.size() as u64;
         let offset = frames.next.checked_add(align - 1).ok_or(Errno(libc::EFBIG))? & !(align - 1);
         let end = offset.checked_add(len as u64).ok_or(Errno(libc::EFBIG))?;
+        if end > sys::file_size_limit() {
+            return Err(Errno(libc::EFBIG));
+        }
         sys::ftruncate(fd, end)?;
         frames.next = end;
         Ok(offset)
@@ -183,16 +204,19 @@ impl Source {
     }
 
     /// Allocates file space for `[offset, offset+len)` so that first touch neither allocates
-    /// blocks in the fault path nor hits SIGBUS on a full filesystem. ENOSPC comes back here.
+    /// blocks in the fault path nor hits SIGBUS on a full filesystem: ENOSPC, EDQUOT come back
+    /// here, never as a signal. Where the filesystem lacks `fallocate`, zeroes are written
+    /// instead (the range holds nothing in use), which allocates the blocks just the same.
     pub fn commit(&self, offset: u64, len: u64) -> SysResult<()> {
-        match self.fd() {
-            Some(fd) => match sys::fallocate(fd, 0, offset, len) {
-                // Filesystems without fallocate fall back to allocation at first touch.
-                Err(Errno(libc::EOPNOTSUPP)) => Ok(()),
-                r => r,
-            },
-            None => Ok(()),
+        let Some(fd) = self.fd() else { return Ok(()) };
+        check_room(fd, self.margin, len)?;
+        if self.can_fallocate.load(Ordering::Relaxed) {
+            match sys::fallocate(fd, 0, offset, len) {
+                Err(Errno(libc::EOPNOTSUPP)) => self.can_fallocate.store(false, Ordering::Relaxed),
+                r => return r,
+            }
         }
+        sys::write_zeroes(fd, offset, len)
     }
 
     /// Gives the file space of `[offset, offset+len)` back. Returns false where the filesystem
@@ -210,6 +234,38 @@ impl Source {
             }
             Err(_) => false,
         }
+    }
+}
+
+/// Bytes of a file's filesystem that commits leave free, so that writing blocks that were
+/// allocated but never written can never fail. On ext4 (and XFS, btrfs) `fallocate` makes
+/// *unwritten* extents, and the first write to one converts it, which may split the extent
+/// tree and take a metadata block; a write fault that finds the filesystem full then gets
+/// SIGBUS (seen on ext4 a few pages after fallocate first answered ENOSPC). The margin:
+/// - ext4's own reserved pool, counted as free by statfs but never given to data or to a
+///   conversion: 2% of the filesystem, at most 4096 blocks (`reserved_clusters`);
+/// - then 1/1024 of the filesystem (at least 1 MiB) for the conversions themselves: one 4 KiB
+///   extent-tree block holds 340 extents, and extents are at least a page.
+///
+/// tmpfs and ramfs allocate real pages: no margin.
+pub(crate) fn fs_margin(fd: BorrowedFd<'_>) -> u64 {
+    const TMPFS_MAGIC: i64 = 0x0102_1994;
+    const RAMFS_MAGIC: i64 = 0x8584_58f6;
+    match sys::fs_room(fd) {
+        Ok(r) if r.kind == TMPFS_MAGIC || r.kind == RAMFS_MAGIC => 0,
+        Ok(r) => (r.total / 50).min(4096 * r.block) + (r.total / 1024).max(1 << 20),
+        Err(_) => 2 << 20,
+    }
+}
+
+/// ENOSPC where allocating `len` more bytes would leave less than `margin` free.
+pub(crate) fn check_room(fd: BorrowedFd<'_>, margin: u64, len: u64) -> SysResult<()> {
+    if margin == 0 {
+        return Ok(());
+    }
+    match sys::fs_room(fd) {
+        Ok(r) if r.free < len.saturating_add(margin) => Err(Errno(libc::ENOSPC)),
+        _ => Ok(()),
     }
 }
 

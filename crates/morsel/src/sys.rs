@@ -51,23 +51,34 @@ fn check(rc: libc::c_int) -> SysResult<()> {
 
 /// Reserves `len` bytes of address space aligned to `align` (a power of two ≥ 4 KiB):
 /// `PROT_NONE`, `MAP_NORESERVE`, so it costs no memory. Returns the aligned start.
+///
+/// Never needs twice the size for alignment where it can help it (RLIMIT_AS counts every
+/// reservation): it maps `len` bytes where the kernel likes, keeps them if aligned, else asks for
+/// the aligned address just below and then just above (`MAP_FIXED_NOREPLACE`, never replacing
+/// anything). Only when both are taken does it map `len + align` and trim.
 pub fn reserve(len: usize, align: usize) -> SysResult<usize> {
-    let total = len.checked_add(align - crate::PAGE_SIZE).ok_or(Errno(libc::ENOMEM))?;
-    // SAFETY: a fresh anonymous mapping at an address the kernel chooses touches nothing of ours.
-    let raw = unsafe {
-        libc::mmap(
-            std::ptr::null_mut(),
-            total,
-            libc::PROT_NONE,
-            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
-            -1,
-            0,
-        )
-    };
-    if raw == libc::MAP_FAILED {
-        return Err(Errno::last());
+    if len == 0 || !align.is_power_of_two() {
+        return Err(Errno(libc::EINVAL));
     }
-    let raw = raw as usize;
+    let raw = map_none(0, len, 0)?;
+    if raw % align == 0 {
+        return Ok(raw);
+    }
+    // SAFETY: the mapping was made just above and is not yet shared.
+    unsafe { unmap(raw, len)? };
+    let below = raw & !(align - 1);
+    for hint in [below, below.wrapping_add(align)] {
+        if let Ok(at) = map_none(hint, len, libc::MAP_FIXED_NOREPLACE) {
+            if at == hint {
+                return Ok(at);
+            }
+            // An old kernel took the flag as a mere hint and mapped elsewhere.
+            // SAFETY: that mapping is ours and unused.
+            unsafe { unmap(at, len)? };
+        }
+    }
+    let total = len.checked_add(align - crate::PAGE_SIZE).ok_or(Errno(libc::ENOMEM))?;
+    let raw = map_none(0, total, 0)?;
     let start = (raw + align - 1) & !(align - 1);
     let head = start - raw;
     let tail = total - head - len;
@@ -81,6 +92,26 @@ pub fn reserve(len: usize, align: usize) -> SysResult<usize> {
         }
     }
     Ok(start)
+}
+
+/// One `PROT_NONE`, `MAP_NORESERVE` anonymous mapping of `len` bytes, at `hint` with `flags`.
+fn map_none(hint: usize, len: usize, flags: libc::c_int) -> SysResult<usize> {
+    // SAFETY: without MAP_FIXED the kernel never replaces an existing mapping.
+    let raw = unsafe {
+        libc::mmap(
+            hint as *mut libc::c_void,
+            len,
+            libc::PROT_NONE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE | flags,
+            -1,
+            0,
+        )
+    };
+    if raw == libc::MAP_FAILED {
+        Err(Errno::last())
+    } else {
+        Ok(raw as usize)
+    }
 }
 
 /// Maps anonymous private read-write memory over `[addr, addr+len)`, lazily committed.
@@ -554,4 +585,83 @@ pub fn decimal(mut v: u64, buf: &mut [u8; 20]) -> &[u8] {
             return &buf[i..];
         }
     }
+}
+
+/// The device of the filesystem holding the open file `fd` (fstat's st_dev).
+pub fn device_of(fd: BorrowedFd<'_>) -> SysResult<u64> {
+    let mut st = std::mem::MaybeUninit::<libc::stat>::uninit();
+    // SAFETY: fstat fills the struct on success, which is the only case we read it.
+    check(unsafe { libc::fstat(fd.as_raw_fd(), st.as_mut_ptr()) })?;
+    // SAFETY: fstat succeeded.
+    Ok(unsafe { st.assume_init() }.st_dev)
+}
+
+/// The largest size this process may give a file (RLIMIT_FSIZE's soft limit; `u64::MAX` when
+/// unlimited). Growing a file past it raises SIGXFSZ, so callers check before they grow one.
+pub fn file_size_limit() -> u64 {
+    let mut rl = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: getrlimit writes the struct we pass.
+    if unsafe { libc::getrlimit(libc::RLIMIT_FSIZE, &mut rl) } != 0 || rl.rlim_cur == libc::RLIM_INFINITY {
+        return u64::MAX;
+    }
+    rl.rlim_cur
+}
+
+/// Writes zeroes over `[offset, offset+len)` of `fd`: allocates the blocks where a filesystem
+/// lacks `fallocate`. Only for ranges whose contents are not in use.
+pub fn write_zeroes(fd: BorrowedFd<'_>, offset: u64, len: u64) -> SysResult<()> {
+    static ZEROES: [u8; 64 << 10] = [0; 64 << 10];
+    let mut done = 0u64;
+    while done < len {
+        let n = (len - done).min(ZEROES.len() as u64) as usize;
+        // SAFETY: ZEROES is readable for its whole length.
+        match unsafe { pwrite(fd, ZEROES.as_ptr() as usize, n, offset + done) } {
+            Ok(0) => return Err(Errno(libc::EIO)),
+            Ok(w) => done += w as u64,
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// Milliseconds of a coarse monotonic clock (a vDSO read, no system call): for back-off
+/// windows, never 0.
+pub fn coarse_ms() -> u64 {
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: clock_gettime writes the struct we pass.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC_COARSE, &mut ts) };
+    (ts.tv_sec as u64 * 1000 + ts.tv_nsec as u64 / 1_000_000).max(1)
+}
+
+/// What [`fs_room`] reads from `fstatfs`.
+#[derive(Clone, Copy, Debug)]
+pub struct FsRoom {
+    /// The filesystem's magic number (`f_type`).
+    pub kind: i64,
+    /// Total bytes.
+    pub total: u64,
+    /// The block size.
+    pub block: u64,
+    /// Bytes this process may still allocate (root may use the blocks kept for root).
+    pub free: u64,
+}
+
+/// The size and free space of the filesystem holding `fd`.
+pub fn fs_room(fd: BorrowedFd<'_>) -> SysResult<FsRoom> {
+    let mut st = std::mem::MaybeUninit::<libc::statfs>::uninit();
+    // SAFETY: fstatfs fills the struct on success, which is the only case we read it.
+    check(unsafe { libc::fstatfs(fd.as_raw_fd(), st.as_mut_ptr()) })?;
+    // SAFETY: fstatfs succeeded.
+    let st = unsafe { st.assume_init() };
+    // SAFETY: geteuid cannot fail.
+    let root = unsafe { libc::geteuid() } == 0;
+    let free_blocks = if root { st.f_bfree } else { st.f_bavail };
+    // The casts are no-ops on 64-bit Linux, not on 32-bit targets.
+    #[allow(clippy::unnecessary_cast)]
+    Ok(FsRoom {
+        kind: st.f_type as i64,
+        total: st.f_blocks as u64 * st.f_bsize as u64,
+        block: st.f_bsize as u64,
+        free: free_blocks as u64 * st.f_bsize as u64,
+    })
 }

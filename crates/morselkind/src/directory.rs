@@ -1,13 +1,17 @@
 //! The pointer→kind directory: one word per 2 MiB slot of the 47-bit address space, indexed by
 //! `addr >> 21`, written when a span (a morsel, or a caller's FIXED region) is registered and
-//! cleared when it is removed. A lookup is a shift and one or two loads, without locks.
+//! cleared when it is removed. A lookup is a shift and two loads, without locks.
+//!
+//! The slots live in *leaves*, one per 1 GiB of address space that holds a span of ours, found
+//! through a static top table (`addr >> 30`: 128 Ki pointers, 1 MiB of zero pages in .bss).
+//! A leaf is mapped when the first span touching its gigabyte is registered and kept for the
+//! life of the process (so lookups need no lock), which costs address space only where we have
+//! memory: under RLIMIT_AS (`ulimit -v`) a flat table of the whole space would not fit.
 //!
 //! A slot word is 0 (nothing of ours), a pointer to the [`Span`] that covers the whole slot, or,
 //! tagged with bit 0, a pointer to a [`PartialSlot`]: the few spans that share the slot with each
 //! other or with memory that is not ours (the edges of FIXED regions), checked by range.
 //!
-//! The table is 512 MiB of `MAP_NORESERVE` address space; only the pages for slots in use are
-//! ever touched.
 //!
 //! Beside it, one *tag* byte per 4 KiB page says which small size class the blocks that start
 //! in that page have (class + 1), or 0 for "ask jemalloc". It saves the thread caches jemalloc's
@@ -16,9 +20,8 @@
 //! on every other path). A page belongs to one jemalloc extent at a time (a slab of one class,
 //! or one large block), and a page is reused for another extent only after every block
 //! starting in it is freed; so while a block is live, the last tag written for its page is its
-//! own. Stale tags sit only on pages where no live block starts. 32 GiB of `MAP_NORESERVE`
-//! address space (one byte per page of the 47-bit space); where it cannot be mapped, every tag
-//! reads 0 and frees ask jemalloc. Partial slots are type-stable (kept on a free list, never unmapped), so a
+//! own. Stale tags sit only on pages where no live block starts. The tags of a gigabyte live in
+//! its leaf (256 KiB, one byte per page), beside its slots. Partial slots are type-stable (kept on a free list, never unmapped), so a
 //! concurrent lookup never reads freed memory. Writers serialise on one mutex: registration
 //! happens once per morsel, not per allocation.
 
@@ -30,7 +33,6 @@ use crate::meta::MetaBox;
 
 const SLOT_SHIFT: u32 = 21;
 const VA_BITS: u32 = 47;
-const SLOTS: usize = 1 << (VA_BITS - SLOT_SHIFT);
 const PARTIAL: usize = 1;
 const RANGES: usize = 8;
 
@@ -59,62 +61,59 @@ pub struct PartialSlot {
     next_free: AtomicPtr<PartialSlot>,
 }
 
-static TABLE: AtomicUsize = AtomicUsize::new(0);
-static TAGS: AtomicUsize = AtomicUsize::new(0);
+const LEAF_SHIFT: u32 = 30;
+const LEAVES: usize = 1 << (VA_BITS - LEAF_SHIFT);
+const SLOTS_PER_LEAF: usize = 1 << (LEAF_SHIFT - SLOT_SHIFT);
 const TAG_SHIFT: u32 = 12;
+const TAGS_PER_LEAF: usize = 1 << (LEAF_SHIFT - TAG_SHIFT);
+
+/// The slots and page tags of one gigabyte of address space.
+#[repr(C)]
+struct Leaf {
+    slots: [AtomicUsize; SLOTS_PER_LEAF],
+    tags: [AtomicU8; TAGS_PER_LEAF],
+}
+
+static TOP: [AtomicPtr<Leaf>; LEAVES] = [const { AtomicPtr::new(std::ptr::null_mut()) }; LEAVES];
 static WRITERS: Lock<()> = Lock::new(());
 static FREE_PARTIALS: AtomicPtr<PartialSlot> = AtomicPtr::new(std::ptr::null_mut());
 
-fn table() -> Option<&'static [AtomicUsize]> {
-    let base = TABLE.load(Ordering::Acquire);
-    // SAFETY: once set, TABLE points at SLOTS zero-initialised words mapped for the process's life.
-    (base != 0).then(|| unsafe { std::slice::from_raw_parts(base as *const AtomicUsize, SLOTS) })
+/// The leaf covering `addr`, if one is mapped (and `addr` is below 1 << VA_BITS).
+#[inline(always)]
+fn leaf(addr: usize) -> Option<&'static Leaf> {
+    let top = TOP.get(addr >> LEAF_SHIFT)?;
+    // SAFETY: published leaves are mapped, zero-initialised (valid atomics) and never unmapped.
+    unsafe { top.load(Ordering::Acquire).as_ref() }
 }
 
-fn table_or_init() -> Result<&'static [AtomicUsize], crate::Error> {
-    if let Some(t) = table() {
-        return Ok(t);
+/// The leaf covering `addr`, mapped now if it is not yet. Under WRITERS.
+fn leaf_or_map(addr: usize) -> Result<&'static Leaf, crate::Error> {
+    if let Some(l) = leaf(addr) {
+        return Ok(l);
     }
-    let len = SLOTS * std::mem::size_of::<usize>();
-    let addr = morsel::sys::reserve(len, morsel::PAGE_SIZE)?;
-    // SAFETY: a fresh reservation, ours alone, mapped for the life of the process.
-    unsafe { morsel::sys::map_anon_fixed(addr, len)? };
-    // The tags first: once the table is published, blocks may be handed out and tagged.
-    init_tags();
-    // Threads creating their first kinds at the same moment race here: exactly one table may
-    // win, or entries written into a loser's table would vanish with it.
-    if TABLE.compare_exchange(0, addr, Ordering::AcqRel, Ordering::Acquire).is_err() {
-        // SAFETY: our own mapping, never published.
-        let _ = unsafe { morsel::sys::unmap(addr, len) };
+    let top = TOP.get(addr >> LEAF_SHIFT).ok_or(crate::Error::Invalid)?;
+    let len = std::mem::size_of::<Leaf>().next_multiple_of(morsel::PAGE_SIZE);
+    let at = morsel::sys::reserve(len, morsel::PAGE_SIZE)?;
+    // SAFETY: a fresh reservation, ours alone, kept for the life of the process.
+    if let Err(e) = unsafe { morsel::sys::map_anon_fixed(at, len) } {
+        // SAFETY: our own reservation, never published.
+        let _ = unsafe { morsel::sys::unmap(at, len) };
+        return Err(e.into());
     }
-    Ok(table().expect("set by us or by the winner"))
+    top.store(at as *mut Leaf, Ordering::Release);
+    // SAFETY: just published; zero pages are valid atomics.
+    Ok(unsafe { &*(at as *const Leaf) })
 }
 
-fn init_tags() {
-    if TAGS.load(Ordering::Acquire) != 0 {
-        return;
-    }
-    let len = 1usize << (VA_BITS - TAG_SHIFT);
-    let Ok(addr) = morsel::sys::reserve(len, morsel::PAGE_SIZE) else { return };
-    // SAFETY: a fresh reservation, ours alone.
-    if unsafe { morsel::sys::map_anon_fixed(addr, len) }.is_err()
-        || TAGS.compare_exchange(0, addr, Ordering::AcqRel, Ordering::Acquire).is_err()
-    {
-        // SAFETY: our own mapping, never published.
-        let _ = unsafe { morsel::sys::unmap(addr, len) };
-    }
+/// The slot word of `slot` (an `addr >> SLOT_SHIFT`), if its leaf is mapped.
+fn slot_entry(slot: usize) -> Option<&'static AtomicUsize> {
+    leaf(slot << SLOT_SHIFT).map(|l| &l.slots[slot % SLOTS_PER_LEAF])
 }
 
-/// The tag slot of the page holding `addr`, if tags are mapped and `addr` is below 1 << VA_BITS.
+/// The tag slot of the page holding `addr`, if its leaf is mapped.
 #[inline(always)]
 fn tag_slot(addr: usize) -> Option<&'static AtomicU8> {
-    let base = TAGS.load(Ordering::Relaxed);
-    if base == 0 || addr >> VA_BITS != 0 {
-        return None;
-    }
-    // SAFETY: the tag table has one byte per page of the 47-bit space, mapped for the life of
-    // the process once published.
-    Some(unsafe { &*((base + (addr >> TAG_SHIFT)) as *const AtomicU8) })
+    leaf(addr).map(|l| &l.tags[(addr >> TAG_SHIFT) % TAGS_PER_LEAF])
 }
 
 /// The tag of the page where the block at `addr` starts: its small class + 1, or 0 (unknown).
@@ -157,14 +156,7 @@ pub(crate) unsafe fn reset_after_fork() {
 /// The span holding `addr`, if it is ours.
 #[inline(always)]
 pub fn lookup(addr: usize) -> Option<&'static Span> {
-    let slot = slot_of(addr)?;
-    let base = TABLE.load(Ordering::Acquire);
-    if base == 0 {
-        return None;
-    }
-    // SAFETY: slot < SLOTS (addr is below 1 << VA_BITS) and the table holds SLOTS words,
-    // mapped for the life of the process.
-    let word = unsafe { (*(base as *const AtomicUsize).add(slot)).load(Ordering::Acquire) };
+    let word = leaf(addr)?.slots[(addr >> SLOT_SHIFT) % SLOTS_PER_LEAF].load(Ordering::Acquire);
     if word == 0 {
         return None;
     }
@@ -218,7 +210,6 @@ fn new_partial(base: *mut Span) -> *mut PartialSlot {
 /// # Safety
 /// `span` must stay valid until [`remove`] is called with it.
 pub unsafe fn insert(span: *const Span) -> Result<(), crate::Error> {
-    let table = table_or_init()?;
     let _w = WRITERS.lock();
     // SAFETY: the caller vouches for the span.
     let s = unsafe { &*span };
@@ -226,7 +217,16 @@ pub unsafe fn insert(span: *const Span) -> Result<(), crate::Error> {
         (Some(a), Some(b)) => (a, b),
         _ => return Err(crate::Error::Invalid),
     };
-    for (slot, entry) in table.iter().enumerate().take(last + 1).skip(first) {
+    for slot in first..=last {
+        let entry = match leaf_or_map(slot << SLOT_SHIFT) {
+            Ok(l) => &l.slots[slot % SLOTS_PER_LEAF],
+            Err(e) => {
+                drop(_w);
+                // SAFETY: undo what was registered so far; the span is still valid.
+                unsafe { remove(span) };
+                return Err(e);
+            }
+        };
         let slot_start = slot << SLOT_SHIFT;
         let whole = s.start <= slot_start && s.end >= slot_start + (1 << SLOT_SHIFT);
         let word = entry.load(Ordering::Acquire);
@@ -262,12 +262,11 @@ pub unsafe fn insert(span: *const Span) -> Result<(), crate::Error> {
 /// # Safety
 /// `span` must have been passed to [`insert`] (or be absent from the table).
 pub unsafe fn remove(span: *const Span) {
-    let Some(table) = table() else { return };
     let _w = WRITERS.lock();
     // SAFETY: the caller vouches for the span.
     let s = unsafe { &*span };
     let (Some(first), Some(last)) = (slot_of(s.start), slot_of(s.end - 1)) else { return };
-    for entry in &table[first..=last] {
+    for entry in (first..=last).filter_map(slot_entry) {
         let word = entry.load(Ordering::Acquire);
         if word == span as usize {
             entry.store(0, Ordering::Release);

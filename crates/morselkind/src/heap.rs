@@ -69,8 +69,8 @@ fn arena_flags(kind: Kind) -> libc::c_int {
     je::MALLOCX_ARENA(kind.arena() as usize) | je::MALLOCX_TCACHE_NONE
 }
 
-/// Runs an allocation; when a size-limited kind is full, purges its dirty pages (other arenas
-/// of the kind may hold them) and tries once more.
+/// Runs an allocation; when it fails, gives back freed memory that could serve it (see
+/// [`reclaim`]) and tries once more.
 /// Every block handed out here bypasses the thread cache, so its page's tag says "ask
 /// jemalloc" (see `directory`).
 #[inline]
@@ -84,16 +84,47 @@ fn with_retry(kind: Kind, f: impl Fn() -> *mut libc::c_void) -> Result<NonNull<u
     if let Some(p) = tagged(f()) {
         return Ok(p);
     }
-    // A full size-limited kind may hold free space in dirty pages (of any of its arenas) or in
-    // this thread's cache: give those back and try once more.
-    if kind.is_limited() {
-        crate::cache::flush(kind);
-        kind.purge();
+    if reclaim(kind) {
         if let Some(p) = tagged(f()) {
             return Ok(p);
         }
     }
     Err(Error::OutOfMemory)
+}
+
+/// After a failed allocation of `kind`: gives back what could serve it and says whether a
+/// retry is worth it.
+/// - A full filesystem (a commit of `kind` met ENOSPC or EDQUOT), at most once per back-off
+///   window of the kind (see `Provider::reclaim_ready`): every kind whose file is on
+///   that filesystem (same st_dev) purges the freed extents of all its arenas, which punches
+///   their space out of its file, and the calling thread's caches of those kinds are flushed
+///   first. Blocks in other threads' caches are not reclaimed: those caches belong to running
+///   threads, and reaching into them would put a lock on every cached free; they are bounded
+///   (a few bins per thread and kind) and go back when their thread flushes or exits.
+/// - A full size-limited kind: its own freed extents and this thread's cache of it, likewise.
+///
+/// This runs from the allocation call, never inside an extent hook or under a provider's
+/// lock: a purge calls the decommit hook, which takes the provider's locks itself.
+#[cold]
+#[inline(never)]
+fn reclaim(kind: Kind) -> bool {
+    let full = kind.provider().filter(|p| p.reclaim_ready()).and_then(|p| p.source().dev());
+    if let Some(dev) = full {
+        for k in crate::kind::live_kinds().filter(|k| k.source().and_then(|s| s.dev()) == Some(dev)) {
+            crate::cache::flush(k);
+            k.purge();
+            if let Some(p) = k.provider() {
+                p.clear_full();
+            }
+        }
+        return true;
+    }
+    if kind.is_limited() {
+        crate::cache::flush(kind);
+        kind.purge();
+        return true;
+    }
+    false
 }
 
 impl Kind {

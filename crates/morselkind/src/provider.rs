@@ -16,7 +16,7 @@
 //! jemalloc. It never touches the Rust global allocator either: bookkeeping lives in `MetaAlloc`.
 
 use std::ffi::c_void;
-use std::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering};
 
 use morsel::lock::{Lock, LockGuard};
 use morsel::{helper, sys, Backing, Morsel, Order, Purge, Source, GRANULE_SIZE, PAGE_SIZE};
@@ -167,11 +167,22 @@ pub struct Provider {
     committed: AtomicUsize,
     carver: Lock<Carver>,
     /// Set while the kind's arenas are destroyed: giving memory back is pointless then.
-    dying: std::sync::atomic::AtomicBool,
+    dying: AtomicBool,
+    /// When (`sys::coarse_ms`) a commit last found the filesystem full (ENOSPC, EDQUOT); 0
+    /// when it has not since the last reclaim. Within [`FULL_BACKOFF_MS`] of it, commits fail
+    /// at once: a program whose tier is full keeps asking, and each ask would otherwise cost
+    /// failing system calls (and the allocation's reclaim a purge of every kind).
+    full_at: AtomicU64,
+    /// When the last reclaim for this kind ran (see `reclaim_ready`).
+    reclaimed_at: AtomicU64,
 }
 
+/// How long a kind that found its filesystem full fails commits without asking it again.
+const FULL_BACKOFF_MS: u64 = 10;
+
 const MORSEL_ORDER: Order = Order::Pud;
-/// Below this many committed bytes, an unlimited file kind does not fallocate.
+/// Below this many committed bytes, an unlimited file kind fallocates exactly what it commits
+/// (not whole granules) and its faults do not read ahead.
 const SMALL_KIND: usize = 1 << 20;
 
 impl Provider {
@@ -184,7 +195,9 @@ impl Provider {
                 source,
                 config,
                 committed: AtomicUsize::new(0),
-                dying: std::sync::atomic::AtomicBool::new(false),
+                dying: AtomicBool::new(false),
+                full_at: AtomicU64::new(0),
+                reclaimed_at: AtomicU64::new(0),
                 carver: Lock::new(Carver {
                     cursors: [Cursor::default(); MAX_NODES],
                     regions: Regions { newest: AtomicPtr::new(std::ptr::null_mut()) },
@@ -324,19 +337,16 @@ impl Provider {
         size: usize,
         alignment: usize,
     ) -> Result<usize> {
-        let unit = MORSEL_ORDER.size();
-        let len = morsel::align_up(size, unit).ok_or(Error::OutOfMemory)?;
-        let morsel = Morsel::create(&self.source, MORSEL_ORDER, len, alignment.max(unit))?;
+        let morsel = self.create_morsel(size, alignment)?;
         if let Some(p) = place {
-            if let Err(e) = morsel.bind(p.mode, &p.mask) {
+            if morsel.bind(p.mode, &p.mask).is_err() {
                 // SAFETY: never handed out.
                 let _ = unsafe { morsel.destroy(&self.source) };
-                let _ = e;
                 return Err(Error::Mbind);
             }
         }
         self.advise(&morsel);
-        let base = morsel.base();
+        let (base, len) = (morsel.base(), morsel.len());
         let region = MetaBox::new_in(
             Region {
                 span: Span { start: base, end: base + len, owner: self.owner },
@@ -353,11 +363,36 @@ impl Provider {
             return Err(e);
         }
         carver.regions.push(region);
-        // A request that needed a morsel of its own leaves the current one in place.
-        if len == unit && size < unit {
+        // The new morsel becomes the current one when it keeps more room after this request
+        // than the current one has: a request that needed a morsel of its own leaves the
+        // current one in place.
+        let cur = carver.cursors[cursor];
+        if len - size > cur.end - cur.bump {
             carver.cursors[cursor] = Cursor { bump: base, end: base + len };
         }
         Ok(base)
+    }
+
+    /// A morsel for `size` bytes at `alignment`: one of 1 GiB (or a multiple, for a larger
+    /// request), or where the address space (RLIMIT_AS, overcommit) or the file size limit
+    /// (RLIMIT_FSIZE) has no room for that, 2 MiB-order morsels, halving from 512 MiB down to
+    /// the request rounded to 2 MiB.
+    fn create_morsel(&self, size: usize, alignment: usize) -> Result<Morsel> {
+        let unit = MORSEL_ORDER.size();
+        let len = morsel::align_up(size, unit).ok_or(Error::OutOfMemory)?;
+        let first = Morsel::create(&self.source, MORSEL_ORDER, len, alignment.max(unit));
+        if first.is_ok() || alignment >= unit {
+            return Ok(first?);
+        }
+        let need = morsel::align_up(size, GRANULE_SIZE).ok_or(Error::OutOfMemory)?;
+        let mut len = (unit / 2).max(need);
+        loop {
+            match Morsel::create(&self.source, Order::Pmd, len, alignment.max(GRANULE_SIZE)) {
+                Ok(m) => return Ok(m),
+                Err(_) if len > need => len = (len / 2).max(need),
+                Err(e) => return Err(e.into()),
+            }
+        }
     }
 
     /// The advice a new mapping of a morsel takes.
@@ -379,8 +414,10 @@ impl Provider {
 
     /// In a forked child (its only thread): releases the carver and the source's lock, should a
     /// thread that does not exist in the child have held them at the fork, and gives a file
-    /// kind its own copy of its file: every morsel's data copied to a new file and mapped in
-    /// place of the old, at the same addresses (see `morsel::ForkCopy`).
+    /// kind its own copy of its file: every block the kind holds reserved in a new file and
+    /// every written range copied, then mapped in place of the old at the same addresses (see
+    /// `morsel::ForkCopy`). Where the directory has no room for the copy, the copy goes to a
+    /// memfd instead, and the child says so once on stderr.
     ///
     /// # Safety
     /// Only in a forked child, before any other thread exists, with the kind live.
@@ -391,12 +428,37 @@ impl Provider {
         }
         // SAFETY: forwarded from the caller.
         unsafe { self.source.reset_lock_after_fork() };
-        let Some(copy) = self.source.begin_fork_copy()? else { return Ok(()) };
         let carver = self.lock();
-        for m in carver.regions.iter().filter_map(|r| r.morsel.as_ref()) {
-            // SAFETY: every morsel of a file source is a read-write shared mapping of its file
-            // at its offset, owned by this provider; the caller vouches for the rest.
-            unsafe { copy.copy_and_remap(m.base(), m.len(), m.offset())? };
+        let morsels = || carver.regions.iter().filter_map(|r| r.morsel.as_ref());
+        // SAFETY: every morsel of a file source is a read-write shared mapping of its file at
+        // its offset, owned by this provider; the caller vouches for the rest.
+        let copy_all = |copy: &morsel::ForkCopy<'_>| morsels().try_for_each(|m| unsafe { copy.copy(m) });
+        let copy = match self.source.begin_fork_copy() {
+            Ok(None) => return Ok(()),
+            Ok(Some(copy)) => match copy_all(&copy) {
+                Ok(()) => Some(copy),
+                Err(e) => {
+                    drop(copy);
+                    self.say_copy_in_memory(&e);
+                    None
+                }
+            },
+            Err(e) => {
+                self.say_copy_in_memory(&e);
+                None
+            }
+        };
+        let copy = match copy {
+            Some(copy) => copy,
+            None => {
+                let copy = self.source.begin_fork_copy_in_memory()?.expect("a file source");
+                copy_all(&copy)?;
+                copy
+            }
+        };
+        for m in morsels() {
+            // SAFETY: as above; `copy_all` copied every morsel.
+            unsafe { copy.remap(m)? };
             // The new mapping has lost the old one's advice and policy. (Per-node placements
             // are for anonymous static kinds only; file kinds have none or one for all.)
             if let Placements::All(p) = &self.config.placements {
@@ -405,6 +467,20 @@ impl Provider {
             self.advise(m);
         }
         copy.finish()
+    }
+
+    /// One line on stderr, without allocating: the child's copy of this kind goes to memory.
+    fn say_copy_in_memory(&self, e: &morsel::ForkError) {
+        let mut buf = [0u8; 20];
+        sys::write_stderr(&[
+            b"morselkind: after fork, the child has no room for its copy of the kind's file in ",
+            self.source.dir().map_or(&b"?"[..], |d| d.to_bytes()),
+            b" (",
+            e.what.as_bytes(),
+            b", errno ",
+            sys::decimal(e.errno.0.unsigned_abs() as u64, &mut buf),
+            b"); its copy is a memfd\n",
+        ]);
     }
 
     fn alloc(
@@ -416,6 +492,10 @@ impl Provider {
         commit: &mut bool,
     ) -> usize {
         let anon = self.source.backing() == Backing::Anon && self.config.fixed.is_none();
+        if *commit && self.full_recently() {
+            // Neither carve nor make a morsel that could not be committed.
+            return 0;
+        }
         let Ok((c, place)) = self.placement() else { return 0 };
         let mut carver = self.lock();
         let cur = carver.cursors[c];
@@ -479,6 +559,9 @@ impl Provider {
     }
 
     fn commit_file(&self, addr: usize, len: usize) -> Result<()> {
+        if self.full_recently() {
+            return Err(Error::OutOfMemory);
+        }
         let limit = self.config.limit;
         let before = self.committed.fetch_add(len, Ordering::Relaxed);
         if limit != 0 && before + len > limit {
@@ -495,14 +578,13 @@ impl Provider {
             // The kind is no longer small: let faults read ahead again (see `new_morsel`).
             self.advise_all(libc::MADV_NORMAL);
         }
-        let allocated = if limit != 0 && !self.config.eager {
+        // Every committed byte has its file blocks before jemalloc hands it out: a write can
+        // never fault on a full filesystem (ENOSPC, EDQUOT, EFBIG come back here as ENOMEM).
+        let allocated = if (limit != 0 || !large) && !self.config.eager {
             // A size-limited kind allocates exactly what it commits, so the blocks in use
-            // (st_blocks) never exceed its limit.
+            // (st_blocks) never exceed its limit; a small kind does too, so a short-lived kind
+            // costs the filesystem only what it uses.
             self.source.commit(m.offset_of(addr), len as u64).map(|()| len)
-        } else if !large && !self.config.eager {
-            // A kind that has used little so far takes its blocks at first touch, as memkind's
-            // do: a short-lived kind then costs the filesystem only the pages it touched.
-            Ok(len)
         } else {
             // A large kind takes whole 2 MiB granules, one fallocate each (ext4 places each
             // 2 MiB-aligned on disk, so DAX maps them with PMD faults): no block allocation at a
@@ -511,13 +593,45 @@ impl Provider {
             // into page cache it never used), and on ext4 prefaulting saved no faults anyway
             // (fault-around and read-ahead map many pages per fault). `populate` does it on
             // request.
-            m.allocate_blocks(&self.source, addr, len)
+            // With less than a granule left on the filesystem, the exact range may still fit.
+            m.allocate_blocks(&self.source, addr, len).or_else(|e| match e.0 {
+                libc::ENOSPC | libc::EDQUOT => {
+                    self.source.commit(m.offset_of(addr), len as u64).map(|()| len)
+                }
+                _ => Err(e),
+            })
         };
         if let Err(e) = allocated {
             self.committed.fetch_sub(len, Ordering::Relaxed);
+            if matches!(e.0, libc::ENOSPC | libc::EDQUOT) {
+                self.full_at.store(sys::coarse_ms(), Ordering::Relaxed);
+            }
             return Err(e.into());
         }
+        m.note_committed(addr, len, true);
         Ok(())
+    }
+
+    fn full_recently(&self) -> bool {
+        let at = self.full_at.load(Ordering::Relaxed);
+        at != 0 && sys::coarse_ms().wrapping_sub(at) < FULL_BACKOFF_MS
+    }
+
+    /// Whether a commit found the kind's filesystem full and the allocation's retry path
+    /// should reclaim the freed space of every kind on it: at most once per back-off window.
+    pub fn reclaim_ready(&self) -> bool {
+        if self.full_at.load(Ordering::Relaxed) == 0 {
+            return false;
+        }
+        let now = sys::coarse_ms();
+        let last = self.reclaimed_at.load(Ordering::Relaxed);
+        now.wrapping_sub(last) >= FULL_BACKOFF_MS
+            && self.reclaimed_at.compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed).is_ok()
+    }
+
+    /// Space was given back on the kind's filesystem: commits ask it again.
+    pub fn clear_full(&self) {
+        self.full_at.store(0, Ordering::Relaxed);
     }
 
     /// Applies `advice` to every morsel of the kind.
@@ -595,16 +709,19 @@ impl Provider {
         let done = self.give_back(addr, len, Purge::Forced);
         if done && !self.source.is_anonymous() {
             self.committed.fetch_sub(len, Ordering::Relaxed);
+            if let Some(m) = self.morsel_at(addr) {
+                m.note_committed(addr, len, false);
+            }
         }
         done
     }
 
     fn purge(&self, addr: usize, len: usize, how: Purge) -> bool {
-        // A purged hugetlb range would be reused without a commit; only decommit frees its pages.
-        if self.source.backing() == Backing::Hugetlb {
-            return false;
-        }
-        if how == Purge::Lazy && self.source.backing() != Backing::Anon {
+        // Only anonymous memory is purged in place. A purged range stays committed for
+        // jemalloc, which reuses it without a commit: a hugetlb page would then fault on an
+        // empty pool, and a punched file range be written without blocks (SIGBUS on a full
+        // filesystem). Those give space back by decommit alone.
+        if self.source.backing() != Backing::Anon {
             return false;
         }
         self.give_back(addr, len, how)

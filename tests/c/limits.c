@@ -1,0 +1,267 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
+/* Copyright (c) morselkind authors */
+/*
+ * Exhaustion cases for tests/suites/limits.sh, built against memkind 1.14 and against
+ * morselkind. Each case is one subcommand; it writes every byte it is given (so a block without
+ * file space behind it faults here), prints what it got, and exits 0 when the library answered
+ * with NULL/ENOMEM (or an error code) rather than a signal. The suite runs each case in a child
+ * and reports a signal as a failure for ours, as information for memkind.
+ *
+ *   twokinds DIR           kind A fills the filesystem with 1 MiB blocks and frees them; kind
+ *                          B then takes 1 MiB blocks: it must get some, and every one written.
+ *   fill DIR SIZE          one unlimited kind takes SIZE-byte blocks until NULL, writing each.
+ *   fork DIR MIB [FILLER]  a kind holds MIB MiB, half written, half only allocated; fork; the
+ *                          child writes every block and checks the parent's data is its own.
+ *                          With FILLER, a file of that name first takes all the space left
+ *                          on the filesystem (removed after the fork).
+ *   fdlimit DIR            create PMEM kinds until creation fails (run under ulimit -n).
+ *   forkexec DIR MIB N     a kind holds MIB MiB written; N times fork()+exec of true, printing
+ *                          the time fork() blocked the parent (ms), one line each.
+ *   vlimit DIR KIND        DEFAULT or PMEM: 1 MiB blocks until NULL, printing MiB obtained
+ *                          (run under ulimit -v).
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <memkind.h>
+
+#define MIB (1024 * 1024)
+#define MAX_BLOCKS (1 << 20)
+
+static void *blocks[MAX_BLOCKS];
+
+static memkind_t make_kind(const char *dir)
+{
+    memkind_t kind = NULL;
+    int err = memkind_create_pmem(dir, 0, &kind);
+    if (err) {
+        printf("create_pmem: error %d\n", err);
+        exit(3);
+    }
+    return kind;
+}
+
+/* Takes `size`-byte blocks from `kind` until NULL (or `max`), writing each; returns how many. */
+static size_t fill(memkind_t kind, size_t size, size_t max, int *err)
+{
+    size_t n = 0;
+    *err = 0;
+    while (n < max) {
+        errno = 0;
+        void *p = memkind_malloc(kind, size);
+        if (!p) {
+            *err = errno;
+            break;
+        }
+        memset(p, (int)(n & 0xff) | 1, size);
+        blocks[n++] = p;
+    }
+    return n;
+}
+
+static void free_all(memkind_t kind, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        memkind_free(kind, blocks[i]);
+}
+
+static int twokinds(const char *dir)
+{
+    memkind_t a = make_kind(dir), b = make_kind(dir);
+    int err;
+    size_t na = fill(a, MIB, MAX_BLOCKS, &err);
+    printf("A: %zu blocks of 1 MiB, then NULL errno=%s\n", na, err == ENOMEM ? "ENOMEM" : strerror(err));
+    free_all(a, na);
+    size_t nb = fill(b, MIB, MAX_BLOCKS, &err);
+    printf("B after A freed all: %zu blocks, then NULL errno=%s\n", nb, err == ENOMEM ? "ENOMEM" : strerror(err));
+    free_all(b, nb);
+    memkind_destroy_kind(a);
+    memkind_destroy_kind(b);
+    /* B must get at least half of what A had: A's space was freed. */
+    return nb * 2 >= na && na > 0 ? 0 : 1;
+}
+
+static int fill_case(const char *dir, size_t size)
+{
+    memkind_t k = make_kind(dir);
+    int err;
+    size_t n = fill(k, size, MAX_BLOCKS, &err);
+    printf("%zu blocks of %zu B (%zu KiB), then NULL errno=%s\n", n, size, n * size >> 10,
+           err == ENOMEM ? "ENOMEM" : strerror(err));
+    /* After freeing, the kind serves again. */
+    free_all(k, n);
+    void *p = memkind_malloc(k, size);
+    printf("after freeing all: malloc %s\n", p ? "works" : "NULL");
+    if (p) {
+        memset(p, 1, size);
+        memkind_free(k, p);
+    }
+    memkind_destroy_kind(k);
+    /* NULL with ENOMEM at the end; after freeing, the kind serves again (unless it never had
+     * room for one block). */
+    return err == ENOMEM && (p || n == 0) ? 0 : 1;
+}
+
+/* Grows the file `path` until the filesystem is full; returns its fd. */
+static int fill_filesystem(const char *path)
+{
+    int fd = open(path, O_CREAT | O_RDWR | O_TRUNC, 0600);
+    off_t size = 0;
+    while (fd >= 0 && fallocate(fd, 0, size, 1 << 16) == 0)
+        size += 1 << 16;
+    return fd;
+}
+
+static int fork_case(const char *dir, size_t mib, const char *filler)
+{
+    memkind_t k = make_kind(dir);
+    size_t n = mib, written = n / 2;
+    for (size_t i = 0; i < n; i++) {
+        blocks[i] = memkind_malloc(k, MIB);
+        if (!blocks[i]) {
+            printf("parent: NULL at block %zu\n", i);
+            return 1;
+        }
+        if (i < written)
+            memset(blocks[i], 0x5a, MIB);
+    }
+    int filler_fd = filler ? fill_filesystem(filler) : -1;
+    fflush(stdout);
+    pid_t pid = fork();
+    if (filler && pid != 0) {
+        close(filler_fd);
+        unlink(filler);
+    }
+    if (pid < 0) {
+        printf("fork failed: %s\n", strerror(errno));
+        return 1;
+    }
+    if (pid == 0) {
+        /* The child writes every block it inherited, then allocates more. */
+        for (size_t i = 0; i < n; i++)
+            memset(blocks[i], 0xc3, MIB);
+        void *more = memkind_malloc(k, MIB);
+        if (more)
+            memset(more, 0xc3, MIB);
+        printf("child: wrote %zu inherited blocks, new block %s\n", n, more ? "ok" : "NULL");
+        fflush(stdout);
+        _exit(0);
+    }
+    int status;
+    waitpid(pid, &status, 0);
+    if (WIFSIGNALED(status))
+        printf("child: killed by signal %d\n", WTERMSIG(status));
+    else
+        printf("child: exit %d\n", WEXITSTATUS(status));
+    size_t bad = 0;
+    for (size_t i = 0; i < written; i++)
+        for (size_t j = 0; j < MIB; j += 4096)
+            bad += ((unsigned char *)blocks[i])[j] != 0x5a;
+    printf("parent: %zu pages changed by the child\n", bad);
+    free_all(k, n);
+    memkind_destroy_kind(k);
+    return WIFEXITED(status) && WEXITSTATUS(status) == 0 && bad == 0 ? 0 : 1;
+}
+
+static int fdlimit(const char *dir)
+{
+    memkind_t kinds[64];
+    int n = 0, err = 0;
+    while (n < 64) {
+        err = memkind_create_pmem(dir, 0, &kinds[n]);
+        if (err)
+            break;
+        void *p = memkind_malloc(kinds[n], 100);
+        if (!p)
+            break;
+        memkind_free(kinds[n], p);
+        n++;
+    }
+    printf("%d kinds made, then error %d\n", n, err);
+    for (int i = 0; i < n; i++)
+        memkind_destroy_kind(kinds[i]);
+    /* After destroying them, one more can be made again. */
+    memkind_t k;
+    int again = memkind_create_pmem(dir, 0, &k);
+    printf("after destroying them: create %s\n", again ? "fails" : "works");
+    if (!again)
+        memkind_destroy_kind(k);
+    return err != 0 && !again ? 0 : 1;
+}
+
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+static int forkexec(const char *dir, size_t mib, int times)
+{
+    memkind_t k = make_kind(dir);
+    for (size_t i = 0; i < mib; i++) {
+        blocks[i] = memkind_malloc(k, MIB);
+        if (!blocks[i]) {
+            printf("NULL at block %zu\n", i);
+            return 1;
+        }
+        memset(blocks[i], 0x77, MIB);
+    }
+    for (int t = 0; t < times; t++) {
+        double start = now_ms();
+        pid_t pid = fork();
+        double took = now_ms() - start;
+        if (pid == 0) {
+            execl("/bin/true", "true", (char *)NULL);
+            _exit(126);
+        }
+        int status;
+        waitpid(pid, &status, 0);
+        printf("fork blocked the parent %.3f ms (child exit %d)\n", took, WEXITSTATUS(status));
+    }
+    free_all(k, mib);
+    memkind_destroy_kind(k);
+    return 0;
+}
+
+static int vlimit(const char *dir, const char *which)
+{
+    memkind_t k = MEMKIND_DEFAULT;
+    if (!strcmp(which, "PMEM"))
+        k = make_kind(dir);
+    int err;
+    size_t n = fill(k, MIB, MAX_BLOCKS, &err);
+    printf("%s: %zu MiB, then NULL errno=%s\n", which, n, err == ENOMEM ? "ENOMEM" : strerror(err));
+    free_all(k, n);
+    if (k != MEMKIND_DEFAULT)
+        memkind_destroy_kind(k);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    if (argc >= 3 && !strcmp(argv[1], "twokinds"))
+        return twokinds(argv[2]);
+    if (argc >= 4 && !strcmp(argv[1], "fill"))
+        return fill_case(argv[2], strtoul(argv[3], NULL, 0));
+    if (argc >= 4 && !strcmp(argv[1], "fork"))
+        return fork_case(argv[2], strtoul(argv[3], NULL, 0), argc >= 5 ? argv[4] : NULL);
+    if (argc >= 3 && !strcmp(argv[1], "fdlimit"))
+        return fdlimit(argv[2]);
+    if (argc >= 5 && !strcmp(argv[1], "forkexec"))
+        return forkexec(argv[2], strtoul(argv[3], NULL, 0), atoi(argv[4]));
+    if (argc >= 4 && !strcmp(argv[1], "vlimit"))
+        return vlimit(argv[2], argv[3]);
+    fprintf(stderr, "usage: limits twokinds|fill|fork|fdlimit|forkexec|vlimit DIR ...\n");
+    return 2;
+}
