@@ -30,6 +30,10 @@
 #   --list                  print the workload ids and exit
 #   --out FILE              where to write the table
 #   --no-build              do not run cargo build --release
+#   --baseline COMMIT       instead of memkind, compare with libmorselkind built at COMMIT
+#                           (a git worktree under benches/build, built there): the "memkind"
+#                           columns then hold that commit's figures, measured alternately with
+#                           ours in the same run; the table goes to results-baseline.md
 #
 # Before every ext4 PMEM fill run it does `sync; echo 3 > /proc/sys/vm/drop_caches` when
 # it runs as root (and says so in the table when it cannot). Before every fill it touches and
@@ -51,6 +55,7 @@ BUILD=1
 ONLY=""
 LIST=0
 OUT=""
+BASELINE=""
 REPS="${REPS:-}"
 FILL_REPS="${FILL_REPS:-}"
 WARMUP="${WARMUP:-1}"
@@ -60,7 +65,7 @@ ITERS="${ITERS:-}"
 SHARED_ITERS="${SHARED_ITERS:-}"
 SHARED_THREADS="${SHARED_THREADS:-8}"
 
-usage() { sed -n '4,33s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; exit "${1:-0}"; }
+usage() { sed -n '4,37s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; exit "${1:-0}"; }
 while (($#)); do
     case "$1" in
     --quick) QUICK=1 ;;
@@ -76,6 +81,7 @@ while (($#)); do
     --list) LIST=1 ;;
     --out) OUT="$2"; shift ;;
     --no-build) BUILD=0 ;;
+    --baseline) BASELINE="$2"; shift ;;
     -h | --help) usage 0 ;;
     *) echo "run.sh: unknown option $1" >&2; usage 2 ;;
     esac
@@ -143,11 +149,30 @@ ln -sfn libmorselkind.so "$B/lib/libmorselkind.so.0"
 
 THEIRS="$B/bin/bench-memkind"
 OURS="$B/bin/bench-ours"
+if [[ -n $BASELINE ]]; then
+    # The baseline: our library at another commit, built in a worktree of its own.
+    BASE_SRC="$B/baseline-src"
+    BASE_REV="$(cd "$ROOT" && git rev-parse --short "$BASELINE")" || die "no such commit: $BASELINE"
+    (cd "$ROOT" && git worktree remove --force "$BASE_SRC" 2>/dev/null; git worktree prune)
+    (cd "$ROOT" && git worktree add --detach "$BASE_SRC" "$BASELINE" >&2) || die "cannot check out $BASELINE"
+    say "cargo build --release at $BASE_REV (baseline)"
+    (cd "$BASE_SRC" && cargo build --release -p morselkind-ffi >&2) || die "the baseline does not build"
+    mkdir -p "$B/lib-base"
+    cp -f "$BASE_SRC/target/release/libmorselkind.so" "$B/lib-base/libmorselkind.so"
+    ln -sfn libmorselkind.so "$B/lib-base/libmorselkind.so.0"
+    "$CC" "${CFLAGS[@]}" -DBENCH_OURS -I "$ROOT/include" "$BENCH/bench.c" -o "$THEIRS" \
+        -L "$B/lib-base" -lmorselkind -Wl,-rpath,"$B/lib-base" -lpthread || die "building against the baseline failed"
+    grep -q "$B/lib-base/libmorselkind\.so" <<<"$(ldd "$THEIRS")" || die "$THEIRS does not load the baseline"
+    [[ -n $OUT && $OUT != "$BENCH/results.md" && $OUT != "$BENCH/results-quick.md" ]] || OUT="$BENCH/results-baseline.md"
+    (cd "$ROOT" && git worktree remove --force "$BASE_SRC" && git worktree prune)
+else
 "$CC" "${CFLAGS[@]}" "$BENCH/bench.c" -o "$THEIRS" -lmemkind -lpthread || die "building against memkind failed"
 "$CC" "${CFLAGS[@]}" -DBENCH_OURS -I "$ROOT/include" "$BENCH/bench.c" -o "$OURS" \
     -L "$B/lib" -lmorselkind -Wl,-rpath,"$B/lib" -lpthread || die "building against morselkind failed"
-LDD_T="$(ldd "$THEIRS")" LDD_O="$(ldd "$OURS")"
+LDD_T="$(ldd "$THEIRS")"
 grep -q 'libmemkind\.so' <<<"$LDD_T" || die "$THEIRS is not linked with libmemkind"
+fi
+LDD_O="$(ldd "$OURS")"
 grep -q "$B/lib/libmorselkind\.so" <<<"$LDD_O" || die "$OURS does not load $B/lib/libmorselkind.so"
 ! grep -q 'libmemkind\.so' <<<"$LDD_O" || die "$OURS pulls in the system libmemkind"
 
@@ -385,9 +410,15 @@ MKVER="$(dpkg-query -W -f='${Version}' libmemkind0 2>/dev/null || echo unknown)"
 DROPNOTE="yes (sync; echo 3 > /proc/sys/vm/drop_caches before every run, warm-ups included)"
 ((CAN_DROP)) || DROPNOTE="NO: not root, only sync before each run"
 {
-    echo "# morselkind vs memkind: benchmark results"
+    if [[ -n $BASELINE ]]; then
+        echo "# morselkind vs morselkind at $BASE_REV: benchmark results"
+        echo
+        echo "The \"memkind\" columns below hold libmorselkind built at $BASE_REV (\`--baseline $BASELINE\`), run alternately with the current build."
+    else
+        echo "# morselkind vs memkind: benchmark results"
+    fi
     echo
-    echo "Command: \`bash benches/run.sh$( ((QUICK)) && echo ' --quick')\` ($MODE mode), $(date -u '+%Y-%m-%d %H:%M UTC'), ${ELAPSED} s."
+    echo "Command: \`bash benches/run.sh$( ((QUICK)) && echo ' --quick')${BASELINE:+ --baseline $BASELINE}\` ($MODE mode), $(date -u '+%Y-%m-%d %H:%M UTC'), ${ELAPSED} s."
     echo
     echo "- Machine: $(nproc) CPUs ($(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo)), $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo), Linux $(uname -r); THP enabled: $(sed 's/.*\[\(.*\)\].*/\1/' /sys/kernel/mm/transparent_hugepage/enabled), defrag: $(sed 's/.*\[\(.*\)\].*/\1/' /sys/kernel/mm/transparent_hugepage/defrag); /var/tmp on $(df -T /var/tmp | awk 'NR == 2 { print $2 }'). Shared machine: load average $START_LOAD at the start, $END_LOAD at the end."
     echo "- memkind $MKVER (system, \`gcc -O2 -lmemkind\`); morselkind $GITREV (libmorselkind.so sha256 $LIBSUM)."

@@ -104,7 +104,10 @@ pub extern "C" fn hbw_check_available() -> c_int {
 
 /// 0 when every page of the range is on a high-bandwidth node, -1 when one is not (or is not
 /// mapped), EINVAL for bad arguments, EFAULT when move_pages fails. Without HBW nodes every
-/// page answers -1, as in memkind.
+/// page answers -1, the documented answer. memkind 1.14 agrees for a page that is not present;
+/// for a present page it tests the node against a stack nodemask that it never fills when
+/// there are no HBW nodes (memkind_hbw_all_get_mbind_nodemask fails first), so its answer is
+/// whatever bit the stack held: 0 or -1 by call history, not something to copy.
 #[no_mangle]
 pub unsafe extern "C" fn hbw_verify_memory_region(addr: *mut c_void, size: usize, flags: c_int) -> c_int {
     guard(libc::EFAULT, || {

@@ -8,13 +8,11 @@
 //!
 //! The tiers are morselkind PMEM kinds, and morselkind's own fork handlers take care of them
 //! (`morselkind::fork`, registered when the first kind was made): in the child, each file
-//! kind gets a new unlinked file in the same directory holding the data ranges of the old one
-//! (SEEK_DATA/SEEK_HOLE: only what is in use), mapped over every morsel at the same addresses;
-//! the parent waits in its handler until the child is done (a pipe), so that it cannot change
-//! the pages being copied. Memory stays on the file tier in both processes. vfork and
-//! posix_spawn run no fork handlers and need none: the child execs. A child that cannot make
-//! its copy (no space) prints why and exits with status 127 rather than run on memory it
-//! shares with its parent.
+//! kind's morsels are mapped privately at once (nothing the child writes reaches the parent),
+//! and the child makes its own copy of the file (every reserved block, the data, its own
+//! writes) at its first allocation that leaves the thread cache; the parent waits until then,
+//! or until the child execs or exits, so fork+exec (every shell pipeline) costs it no copy.
+//! vfork and posix_spawn run no fork handlers and need none: the child execs.
 //!
 //! This module adds what is the preload's own: a forked child reports only what it allocates
 //! itself.

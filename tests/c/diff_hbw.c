@@ -51,10 +51,26 @@ static void heap_calls(void)
     if (p) {
         fill(p, 100, 3);
         OUT("hbw_malloc_usable_size", "%zu", hbw_malloc_usable_size(p));
+        /* memkind 1.14 tests each page's node against a nodemask_t on its stack that only
+         * memkind_hbw_all_get_mbind_nodemask fills; without HBW nodes that call fails and leaves
+         * the array as the stack held it, so for a present page memkind answers 0 or -1 by
+         * whatever bit earlier calls left there (valgrind: "depends on uninitialised value").
+         * Then shown, not compared; ours gives the documented -1 (no byte is in HBW memory). */
+        int hbw = hbw_check_available() == 0;
         rc = hbw_verify_memory_region(p, 100, 0);
-        OUT("hbw_verify_memory_region(block,100,0)", "%d", rc);
+        if (hbw) {
+            OUT("hbw_verify_memory_region(block,100,0)", "%d", rc);
+        } else {
+            INFO("hbw_verify_memory_region(block,100,0) without HBW nodes", "%d", rc);
+            if (OURS) CHECK(rc == -1);
+        }
         rc = hbw_verify_memory_region(p, 100, HBW_TOUCH_PAGES);
-        OUT("hbw_verify_memory_region(block,100,TOUCH)", "%d", rc);
+        if (hbw) {
+            OUT("hbw_verify_memory_region(block,100,TOUCH)", "%d", rc);
+        } else {
+            INFO("hbw_verify_memory_region(block,100,TOUCH) without HBW nodes", "%d", rc);
+            if (OURS) CHECK(rc == -1);
+        }
         void *q = hbw_realloc(p, 100000);
         OUT("hbw_realloc grow", "%s kept=%d", q ? "ptr" : "NULL", q && same(q, 100, 3));
         if (q) p = q;
@@ -116,7 +132,9 @@ static void heap_calls(void)
         if (OURS) CHECK(strcmp(r, "rc=22") == 0);
     }
 
-    static char stack_buf[8192];
+    /* Page-aligned and never written, so its pages are not present: move_pages reports a
+     * negative status and memkind answers -1 before reading its nodemask (see above). */
+    static char stack_buf[8192] __attribute__((aligned(4096)));
     OUT("hbw_verify_memory_region(NULL,100,0)", "%s", errname(hbw_verify_memory_region(NULL, 100, 0)));
     OUT("hbw_verify_memory_region(buf,0,0)", "%s", errname(hbw_verify_memory_region(stack_buf, 0, 0)));
     OUT("hbw_verify_memory_region(buf,100,flags=2)", "%s", errname(hbw_verify_memory_region(stack_buf, 100, 2)));

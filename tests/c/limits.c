@@ -18,7 +18,12 @@
  *   forkexec DIR MIB N     a kind holds MIB MiB written; N times fork()+exec of true, printing
  *                          the time fork() blocked the parent (ms), one line each.
  *   vlimit DIR KIND        DEFAULT or PMEM: 1 MiB blocks until NULL, printing MiB obtained
- *                          (run under ulimit -v).
+ *                          (run under ulimit -v); fails if a successful call changed errno.
+ *   forkwait DIR [MIB]     (a kind of MIB MiB, default 8) the child waits for its parent before it calls the library: the
+ *                          parent's fork() must return (no deadlock), and the child must then
+ *                          work, with the parent's data it inherited.
+ *   doublefree DIR         frees a cached PMEM block twice, then allocates twice and says
+ *                          whether both calls returned the same block.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -51,6 +56,8 @@ static memkind_t make_kind(const char *dir)
 }
 
 /* Takes `size`-byte blocks from `kind` until NULL (or `max`), writing each; returns how many. */
+static size_t errno_changed; /* successful calls that left errno changed */
+
 static size_t fill(memkind_t kind, size_t size, size_t max, int *err)
 {
     size_t n = 0;
@@ -62,6 +69,7 @@ static size_t fill(memkind_t kind, size_t size, size_t max, int *err)
             *err = errno;
             break;
         }
+        errno_changed += errno != 0;
         memset(p, (int)(n & 0xff) | 1, size);
         blocks[n++] = p;
     }
@@ -152,9 +160,19 @@ static int fork_case(const char *dir, size_t mib, const char *filler)
         void *more = memkind_malloc(k, MIB);
         if (more)
             memset(more, 0xc3, MIB);
-        printf("child: wrote %zu inherited blocks, new block %s\n", n, more ? "ok" : "NULL");
+        /* The child's writes survive its move to its own copy of the kind's file, and what
+         * it frees and takes again stays its own. */
+        size_t lost = 0;
+        for (size_t i = 0; i < n; i++)
+            for (size_t j = 0; j < MIB; j += 4096)
+                lost += ((unsigned char *)blocks[i])[j] != 0xc3;
+        memkind_free(k, blocks[0]);
+        void *again = memkind_malloc(k, MIB);
+        if (again)
+            memset(again, 0x11, MIB);
+        printf("child: wrote %zu inherited blocks, new block %s, %zu pages lost\n", n, more ? "ok" : "NULL", lost);
         fflush(stdout);
-        _exit(0);
+        _exit(lost ? 1 : 0);
     }
     int status;
     waitpid(pid, &status, 0);
@@ -166,6 +184,9 @@ static int fork_case(const char *dir, size_t mib, const char *filler)
     for (size_t i = 0; i < written; i++)
         for (size_t j = 0; j < MIB; j += 4096)
             bad += ((unsigned char *)blocks[i])[j] != 0x5a;
+    for (size_t i = written; i < n; i++)
+        for (size_t j = 0; j < MIB; j += 4096)
+            bad += ((unsigned char *)blocks[i])[j] == 0xc3;
     printf("parent: %zu pages changed by the child\n", bad);
     free_all(k, n);
     memkind_destroy_kind(k);
@@ -240,10 +261,59 @@ static int vlimit(const char *dir, const char *which)
         k = make_kind(dir);
     int err;
     size_t n = fill(k, MIB, MAX_BLOCKS, &err);
-    printf("%s: %zu MiB, then NULL errno=%s\n", which, n, err == ENOMEM ? "ENOMEM" : strerror(err));
+    printf("%s: %zu MiB, then NULL errno=%s; errno changed by %zu successful calls\n", which, n,
+           err == ENOMEM ? "ENOMEM" : strerror(err), errno_changed);
     free_all(k, n);
     if (k != MEMKIND_DEFAULT)
         memkind_destroy_kind(k);
+    return errno_changed == 0 && err == ENOMEM ? 0 : 1;
+}
+
+static int forkwait(const char *dir, size_t mib)
+{
+    memkind_t k = make_kind(dir);
+    unsigned char *p = memkind_malloc(k, mib * MIB);
+    if (!p)
+        return 1;
+    memset(p, 0x5a, mib * MIB);
+    int fds[2];
+    if (pipe(fds))
+        return 1;
+    double start = now_ms();
+    pid_t pid = fork();
+    if (pid == 0) {
+        char c;
+        if (read(fds[0], &c, 1) != 1)
+            _exit(2);
+        unsigned char *q = memkind_malloc(k, MIB); /* the child's first call */
+        int ok = q && p[mib * MIB - 1] == 0x5a;
+        if (q)
+            memset(q, 1, MIB);
+        memset(p, 0xc3, mib * MIB);
+        _exit(ok ? 0 : 1);
+    }
+    double took = now_ms() - start;
+    if (write(fds[1], "x", 1) != 1)
+        return 1;
+    int status;
+    waitpid(pid, &status, 0);
+    int parent_ok = p[0] == 0x5a && p[mib * MIB - 1] == 0x5a;
+    printf("fork returned after %.0f ms; child exit %d; parent's data %s\n", took,
+           WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status), parent_ok ? "intact" : "CHANGED");
+    memkind_free(k, p);
+    memkind_destroy_kind(k);
+    return WIFEXITED(status) && WEXITSTATUS(status) == 0 && parent_ok ? 0 : 1;
+}
+
+static int doublefree(const char *dir)
+{
+    memkind_t k = make_kind(dir);
+    void *p = memkind_malloc(k, 64);
+    memkind_free(k, p);
+    memkind_free(k, p);
+    void *a = memkind_malloc(k, 64), *b = memkind_malloc(k, 64);
+    printf("after a double free: two mallocs returned %s\n", a == b ? "the same block" : "different blocks");
+    memkind_destroy_kind(k);
     return 0;
 }
 
@@ -260,6 +330,10 @@ int main(int argc, char **argv)
         return fdlimit(argv[2]);
     if (argc >= 5 && !strcmp(argv[1], "forkexec"))
         return forkexec(argv[2], strtoul(argv[3], NULL, 0), atoi(argv[4]));
+    if (argc >= 3 && !strcmp(argv[1], "forkwait"))
+        return forkwait(argv[2], argc >= 4 ? strtoul(argv[3], NULL, 0) : 8);
+    if (argc >= 3 && !strcmp(argv[1], "doublefree"))
+        return doublefree(argv[2]);
     if (argc >= 4 && !strcmp(argv[1], "vlimit"))
         return vlimit(argv[2], argv[3]);
     fprintf(stderr, "usage: limits twokinds|fill|fork|fdlimit|forkexec|vlimit DIR ...\n");

@@ -193,5 +193,81 @@ left=$(find "$T32" -mindepth 1 -not -name .filler | head -3)
 [[ -z $left ]] || { echo "$SUITE: FAIL: the interposer left $left"; failures=$((failures + 1)); }
 rm -f "$T32/.filler"
 
+# --- RLIMIT_AS (ulimit -v, KiB): DEFAULT and PMEM fill at least 90% of what memkind fills ---
+VDIR=$(new_pmem_dir vlimit)
+for v in 1048576 2097152 4194304; do
+    for k in DEFAULT PMEM; do
+        run_case "ulimit-v-$((v >> 20))g-$k" "$VDIR" ulimit -v "$v" -- vlimit "$VDIR" "$k"
+        theirs=$(grep -o '[0-9]* MiB' "$WORK/ulimit-v-$((v >> 20))g-$k.theirs.out" | grep -o '[0-9]*')
+        ours=$(grep -o '[0-9]* MiB' "$WORK/ulimit-v-$((v >> 20))g-$k.ours.out" | grep -o '[0-9]*')
+        if [[ -n $theirs && ( -z $ours || $((ours * 10)) -lt $((theirs * 9)) ) ]]; then
+            echo "$SUITE: FAIL: ulimit -v $v $k: ours ${ours:-?} MiB, below 90% of memkind's $theirs MiB"
+            failures=$((failures + 1))
+        fi
+    done
+done
+
+# --- the interposer under ulimit -v 2000000, DRAM only and DRAM + FS_DAX ---
+for spec in "KIND:DRAM,RATIO:1;POLICY:STATIC_RATIO" "KIND:DRAM,RATIO:1;KIND:FS_DAX,PATH:$VDIR,RATIO:4;POLICY:STATIC_RATIO"; do
+    for prog in sort python3; do
+        [[ $prog == python3 && -z $PY ]] && continue
+        cases=$((cases + 1))
+        args=(sort -n "$WORK/nums")
+        [[ $prog == python3 ]] && args=("$PY" -c 'd = {i: str(i) * 8 for i in range(300000)}; print(len(d))')
+        (ulimit -v 2000000; MEMKIND_MEM_TIERS="$spec" LD_PRELOAD="$REL/libmorseltier.so" exec timeout 300 "${args[@]}") \
+            >"$WORK/v-$prog.out" 2>"$WORK/v-$prog.err"
+        rc=$?
+        printf '%s: %-28s %-10s exit %s | %s\n' "$SUITE" "ulimit-v-2000000-$prog" ours "$rc" "${spec%%;POLICY*}"
+        if ((rc != 0)); then
+            sed 's/^/    stderr: /' "$WORK/v-$prog.err" | head -3
+            echo "$SUITE: FAIL: the interposer runs $prog under ulimit -v 2000000: exit $rc"
+            failures=$((failures + 1))
+        fi
+    done
+done
+find "$VDIR" -mindepth 1 | grep -q . && { echo "$SUITE: FAIL: files left in $VDIR"; failures=$((failures + 1)); }
+
+# --- fork+exec of true from a process holding 1 GiB in a file kind: the parent's wait in
+#     fork(), median of 7, at most 10 ms (the child's copy is deferred until it needs one) ---
+FDIR=$(new_pmem_dir forkexec)
+run_case forkexec-1g "$FDIR" forkexec "$FDIR" 1024 7
+for side in theirs ours; do
+    med=$(grep -o 'parent [0-9.]* ms' "$WORK/forkexec-1g.$side.out" | awk '{print $2}' | sort -n | sed -n 4p)
+    printf '%s: %-28s %-10s median %s ms\n' "$SUITE" forkexec-1g-median "${side/theirs/memkind}" "${med:-?}"
+    if [[ $side == ours ]] && ! awk -v m="${med:-999}" 'BEGIN {exit !(m <= 10)}'; then
+        echo "$SUITE: FAIL: fork+exec blocked the parent ${med:-?} ms (median), above 10 ms"
+        failures=$((failures + 1))
+    fi
+done
+
+# --- a child that waits for its parent before it calls the library: no deadlock, nothing
+#     lost (small kinds are copied at once, larger ones when the child first calls) ---
+run_case fork-child-waits-8m "$FDIR" forkwait "$FDIR" 8
+run_case fork-child-waits-64m "$FDIR" forkwait "$FDIR" 64
+# Above 32 MiB the copy is deferred: the child that neither calls nor execs still works, and
+# its parent's data stays its own (see crates/morselkind/src/fork.rs).
+run_case fork-deferred-ext4 "$E64" fork "$E64" 40
+
+# --- a double free of a cached block: silent by default, one message and abort with
+#     MORSELKIND_DEBUG=1 (memkind: shown, not judged) ---
+cases=$((cases + 1))
+MORSELKIND_DEBUG=1 "$WORK/limits.ours" doublefree "$VDIR" >"$WORK/df.out" 2>"$WORK/df.err"
+rc=$?
+"$WORK/limits.theirs" doublefree "$VDIR" >"$WORK/df.theirs.out" 2>&1
+printf '%s: %-28s %-10s %s | %s\n' "$SUITE" doublefree-debug memkind "exit $?" "$(head -c 100 "$WORK/df.theirs.out")"
+printf '%s: %-28s %-10s %s | %s\n' "$SUITE" doublefree-debug ours "exit $rc" "$(grep double "$WORK/df.err")"
+if ((rc != 134)) || [[ $(grep -c "double free detected" "$WORK/df.err") != 1 ]]; then
+    echo "$SUITE: FAIL: with MORSELKIND_DEBUG=1 a double free must abort with one message (exit $rc)"
+    failures=$((failures + 1))
+fi
+
+# --- threads starting and allocating at once under load: no spurious NULL (20 s here;
+#     benches/stress.sh runs it for 10 minutes) ---
+cases=$((cases + 1))
+if ! bash "$ROOT/benches/stress.sh" --seconds 20 | sed "s/^/$SUITE: /"; then
+    echo "$SUITE: FAIL: the start-up stress had NULLs or failed processes"
+    failures=$((failures + 1))
+fi
+
 say "$cases cases, $failures failed"
 ((failures == 0))

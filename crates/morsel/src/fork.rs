@@ -1,19 +1,26 @@
 //! A forked child's own copy of a file source (memkind's issue #224).
 //!
 //! A file source's morsels are `MAP_SHARED` mappings of one unlinked file, so after `fork()`
-//! the child's heap and its parent's would be the same pages. In the child, before anything
-//! else runs, [`Source::begin_fork_copy`] makes a new unnamed file in the source's directory
-//! (`O_TMPFILE`, else a temporary file unlinked at once, else, where the directory takes no
-//! new file at all, a memfd, with a warning), of the old one's size; [`ForkCopy::copy_and_remap`]
-//! copies the *data* ranges of each mapping (`SEEK_DATA`/`SEEK_HOLE`: what is in use; holes
-//! stay holes) at the same offsets, with `copy_file_range` (in the kernel, a reflink where the
-//! filesystem shares extents) or else `pwrite` from the mapping, and maps the copy over the
-//! mapping at the same address and offset; [`ForkCopy::finish`] makes the source's descriptor
-//! number refer to the new file (`dup3`), so the child's later frames, commits and purges go
-//! to its own file, and the old file is closed in the child.
+//! the child's heap and its parent's would be the same pages. The child gets its own in two
+//! steps (morselkind's `fork` module says when each runs):
+//! 1. [`Source::map_private_interim`], in the fork handler: each morsel is mapped privately
+//!    (copy-on-write) from the same file, one `mmap` each, so nothing the child writes reaches
+//!    its parent.
+//! 2. The copy, later: [`Source::begin_fork_copy`] makes a new unnamed file in the source's
+//!    directory (`O_TMPFILE`, else a temporary file unlinked at once), of the old one's size;
+//!    where the directory has no room, [`Source::begin_fork_copy_in_memory`] makes a memfd.
+//!    [`ForkCopy::copy`] reserves every block the morsel holds allocated (committed pages,
+//!    populated granules: a block allocated but never written reads as a hole, yet may be
+//!    written without another commit), copies the *data* ranges of the old file
+//!    (`SEEK_DATA`/`SEEK_HOLE`) with `copy_file_range` (in the kernel) or else `pwrite`, then
+//!    writes over them the pages the child wrote itself through its private mapping (found in
+//!    `/proc/self/pagemap`: anonymous, not file, pages). [`ForkCopy::remap`] maps the copy
+//!    shared over each morsel at the same address and offset, and [`ForkCopy::finish`] makes
+//!    the source's descriptor number refer to the new file (`dup3`), so the child's later
+//!    frames, commits and purges go to its own file.
 //!
-//! Nothing here allocates: it runs in a fork handler, where the process's allocator may be the
-//! very memory being copied.
+//! Nothing here allocates: it runs in fork handlers and extent hooks, where the process's
+//! allocator may be the very memory being copied.
 
 use std::cell::Cell;
 use std::os::fd::{AsFd, OwnedFd};
@@ -47,6 +54,8 @@ pub struct ForkCopy<'a> {
     new: OwnedFd,
     /// Whether `copy_file_range` still works between the two files.
     in_kernel: Cell<bool>,
+    /// `/proc/self/pagemap`, to find the pages written through a private interim mapping.
+    pagemap: Option<OwnedFd>,
 }
 
 /// The longest directory name [`Source::begin_fork_copy`] can fall back to `mkostemp` in.
@@ -75,7 +84,8 @@ impl Source {
             self.new_file()?
         };
         sys::ftruncate(new.as_fd(), size).map_err(fail("cannot size the copy"))?;
-        Ok(Some(ForkCopy { source: self, new, in_kernel: Cell::new(true) }))
+        let pagemap = sys::open_pagemap().ok();
+        Ok(Some(ForkCopy { source: self, new, in_kernel: Cell::new(true), pagemap }))
     }
 
     /// A new unnamed file in the source's directory, as [`Source::tmpfile`] makes them.
@@ -100,6 +110,19 @@ impl Source {
             }
             Err(e) => Err(fail("cannot create a file for the copy")(e)),
         }
+    }
+
+    /// In a forked child: maps `m` (a shared mapping of this file source) privately instead,
+    /// at the same address and offset, so that the child's writes stay its own until its copy
+    /// is made (see [`ForkCopy`]); one `mmap`, nothing copied.
+    ///
+    /// # Safety
+    /// `m` must be a morsel of this source, owned by the caller; only in a forked child.
+    pub unsafe fn map_private_interim(&self, m: &Morsel) -> Result<(), ForkError> {
+        let fd = self.fd().ok_or(ForkError { what: "not a file source", errno: Errno(libc::EINVAL) })?;
+        // SAFETY: the caller owns the range; the file holds its contents at that offset.
+        unsafe { sys::map_file_private_fixed(m.base(), m.len(), fd, m.offset()) }
+            .map_err(fail("cannot map the kind's file privately"))
     }
 
     /// In the only thread of a child process just forked: releases the source's lock, should a
@@ -157,7 +180,8 @@ impl ForkCopy<'_> {
             unsafe { self.copy_run(m.base() + (data - offset) as usize, data, (hole - data) as usize)? };
             pos = hole;
         }
-        Ok(())
+        // SAFETY: the reserved runs lie inside the caller's mapping.
+        m.for_each_reserved_run(|addr, len| unsafe { self.write_private_pages(m, addr, len) })
     }
 
     /// Maps the copy over the morsel `m`, shared and read-write, at the same address and offset.
@@ -188,6 +212,16 @@ impl ForkCopy<'_> {
                 Err(_) => self.in_kernel.set(false),
             }
         }
+        // SAFETY: the caller vouches for the range.
+        unsafe { self.write_from(addr + done, at + done as u64, len - done) }
+    }
+
+    /// Writes the `len` bytes mapped at `addr` into the copy at offset `at`.
+    ///
+    /// # Safety
+    /// `[addr, addr+len)` must be readable.
+    unsafe fn write_from(&self, addr: usize, at: u64, len: usize) -> Result<(), ForkError> {
+        let mut done = 0;
         while done < len {
             // SAFETY: the caller vouches for the range.
             match unsafe { sys::pwrite(self.new.as_fd(), addr + done, len - done, at + done as u64) } {
@@ -199,10 +233,60 @@ impl ForkCopy<'_> {
         Ok(())
     }
 
+    /// Writes into the copy the pages of `[addr, addr+len)` (inside `m`) that this process
+    /// wrote itself since the fork: the interim mapping is private, so those are anonymous
+    /// pages, told apart from the file's own pages by the page map. Without a page map, the
+    /// whole range is written from the mapping (the same result, more writing).
+    ///
+    /// # Safety
+    /// `[addr, addr+len)` must be readable and inside `m`.
+    unsafe fn write_private_pages(&self, m: &Morsel, addr: usize, len: usize) -> Result<(), ForkError> {
+        let Some(pagemap) = &self.pagemap else {
+            // SAFETY: forwarded from the caller.
+            return unsafe { self.write_from(addr, m.offset_of(addr), len) };
+        };
+        let page = crate::PAGE_SIZE;
+        let pages = len / page;
+        let mut entries = [0u64; 512];
+        let mut run: Option<usize> = None;
+        let mut i = 0;
+        while i < pages {
+            let want = (pages - i).min(entries.len());
+            let n = sys::read_pagemap(pagemap.as_fd(), addr + i * page, &mut entries[..want])
+                .map_err(fail("cannot read the page map"))?;
+            if n == 0 {
+                return Err(fail("cannot read the page map")(Errno(libc::EIO)));
+            }
+            for (j, e) in entries[..n].iter().enumerate() {
+                let own = (e >> 63 & 1 == 1 || e >> 62 & 1 == 1) && e >> 61 & 1 == 0;
+                match (own, run) {
+                    (true, None) => run = Some(i + j),
+                    (false, Some(s)) => {
+                        let at = addr + s * page;
+                        // SAFETY: inside the caller's range.
+                        unsafe { self.write_from(at, m.offset_of(at), (i + j - s) * page)? };
+                        run = None;
+                    }
+                    _ => {}
+                }
+            }
+            i += n;
+        }
+        if let Some(s) = run {
+            let at = addr + s * page;
+            // SAFETY: inside the caller's range.
+            unsafe { self.write_from(at, m.offset_of(at), (pages - s) * page)? };
+        }
+        Ok(())
+    }
+
     /// Puts the copy in the place of the old file: the source's descriptor number refers to
     /// the copy from now on, and the child's last reference to the old file is gone.
     pub fn finish(self) -> Result<(), ForkError> {
         let old = self.source.fd().expect("a file source");
-        sys::dup_onto(self.new.as_fd(), old).map_err(fail("cannot replace the kind's file"))
+        sys::dup_onto(self.new.as_fd(), old).map_err(fail("cannot replace the kind's file"))?;
+        // A memfd has no margin and another device.
+        self.source.learn_filesystem();
+        Ok(())
     }
 }

@@ -9,7 +9,7 @@ use std::ffi::{CStr, CString};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, AtomicU16, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU16, AtomicU64, Ordering};
 
 use crate::lock::Lock;
 use crate::order::Order;
@@ -50,9 +50,10 @@ pub struct Source {
     used_tmpfile: bool,
     /// The filesystem's device (st_dev) for file sources: kinds on one filesystem give space
     /// back to each other when it is full.
-    dev: Option<u64>,
+    /// (0: none; it changes when a forked child moves to its own copy, maybe in a memfd).
+    dev: AtomicU64,
     /// Bytes a commit leaves free on the filesystem (0: no need to; see [`fs_margin`]).
-    margin: u64,
+    margin: AtomicU64,
     /// The directory of a file source: a forked child makes its own copy there.
     pub(crate) dir: Option<CString>,
 }
@@ -77,8 +78,8 @@ impl Source {
             can_punch: AtomicBool::new(true),
             can_fallocate: AtomicBool::new(true),
             used_tmpfile,
-            dev: None,
-            margin: 0,
+            dev: AtomicU64::new(0),
+            margin: AtomicU64::new(0),
             dir: None,
         }
     }
@@ -114,14 +115,21 @@ impl Source {
             Err(e) => return Err(e),
         };
         source.dir = Some(cdir);
-        source.dev = source.fd().and_then(|fd| sys::device_of(fd).ok());
-        source.margin = source.fd().map_or(0, fs_margin);
+        source.learn_filesystem();
         Ok(source)
     }
 
     /// The device of a file source's filesystem (`None` for other sources).
     pub fn dev(&self) -> Option<u64> {
-        self.dev
+        Some(self.dev.load(Ordering::Relaxed)).filter(|&d| d != 0)
+    }
+
+    /// Reads the device and margin of the filesystem the file is on now.
+    pub(crate) fn learn_filesystem(&self) {
+        if let Some(fd) = self.fd() {
+            self.dev.store(sys::device_of(fd).unwrap_or(0), Ordering::Relaxed);
+            self.margin.store(fs_margin(fd), Ordering::Relaxed);
+        }
     }
 
     /// The directory of a file source (`None` for other sources).
@@ -209,7 +217,7 @@ impl Source {
     /// instead (the range holds nothing in use), which allocates the blocks just the same.
     pub fn commit(&self, offset: u64, len: u64) -> SysResult<()> {
         let Some(fd) = self.fd() else { return Ok(()) };
-        check_room(fd, self.margin, len)?;
+        check_room(fd, self.margin.load(Ordering::Relaxed), len)?;
         if self.can_fallocate.load(Ordering::Relaxed) {
             match sys::fallocate(fd, 0, offset, len) {
                 Err(Errno(libc::EOPNOTSUPP)) => self.can_fallocate.store(false, Ordering::Relaxed),
@@ -247,7 +255,7 @@ impl Source {
 /// - then 1/1024 of the filesystem (at least 1 MiB) for the conversions themselves: one 4 KiB
 ///   extent-tree block holds 340 extents, and extents are at least a page.
 ///
-/// tmpfs and ramfs allocate real pages: no margin.
+/// tmpfs (and memfds) and ramfs allocate real pages: no margin.
 pub(crate) fn fs_margin(fd: BorrowedFd<'_>) -> u64 {
     const TMPFS_MAGIC: i64 = 0x0102_1994;
     const RAMFS_MAGIC: i64 = 0x8584_58f6;

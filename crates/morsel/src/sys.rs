@@ -587,6 +587,21 @@ pub fn decimal(mut v: u64, buf: &mut [u8; 20]) -> &[u8] {
     }
 }
 
+/// `v` in hexadecimal with a `0x` prefix, written into `buf` without allocating.
+pub fn hex(mut v: u64, buf: &mut [u8; 18]) -> &[u8] {
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b"0123456789abcdef"[(v & 15) as usize];
+        v >>= 4;
+        if v == 0 {
+            break;
+        }
+    }
+    buf[i - 2..i].copy_from_slice(b"0x");
+    &buf[i - 2..]
+}
+
 /// The device of the filesystem holding the open file `fd` (fstat's st_dev).
 pub fn device_of(fd: BorrowedFd<'_>) -> SysResult<u64> {
     let mut st = std::mem::MaybeUninit::<libc::stat>::uninit();
@@ -664,4 +679,56 @@ pub fn fs_room(fd: BorrowedFd<'_>) -> SysResult<FsRoom> {
         block: st.f_bsize as u64,
         free: free_blocks as u64 * st.f_bsize as u64,
     })
+}
+
+/// Maps `len` bytes of `fd` at `offset` over `[addr, addr+len)`, private (copy-on-write) and
+/// read-write: writes go to anonymous pages of this process, never to the file.
+///
+/// # Safety
+/// The caller must own `[addr, addr+len)`; whatever was mapped there is replaced.
+pub unsafe fn map_file_private_fixed(
+    addr: usize,
+    len: usize,
+    fd: BorrowedFd<'_>,
+    offset: u64,
+) -> SysResult<()> {
+    // SAFETY: the caller owns the range; MAP_FIXED replaces only it.
+    let raw = unsafe {
+        libc::mmap(
+            addr as *mut libc::c_void,
+            len,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_FIXED,
+            fd.as_raw_fd(),
+            offset as libc::off_t,
+        )
+    };
+    if raw == libc::MAP_FAILED {
+        Err(Errno::last())
+    } else {
+        Ok(())
+    }
+}
+
+/// This process's page map (`/proc/self/pagemap`): one 64-bit entry per virtual page.
+pub fn open_pagemap() -> SysResult<OwnedFd> {
+    // SAFETY: a constant path; the flags create nothing.
+    owned(unsafe { libc::open(c"/proc/self/pagemap".as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC) })
+}
+
+/// Reads the page-map entries of the pages from `addr` into `out`; returns how many were read.
+/// Bit 63: present; bit 62: swapped; bit 61: a file page or shared anonymous page.
+pub fn read_pagemap(pagemap: BorrowedFd<'_>, addr: usize, out: &mut [u64]) -> SysResult<usize> {
+    let offset = (addr / crate::PAGE_SIZE * 8) as libc::off_t;
+    loop {
+        // SAFETY: `out` is writable for its whole length in bytes.
+        let n = unsafe { libc::pread(pagemap.as_raw_fd(), out.as_mut_ptr().cast(), out.len() * 8, offset) };
+        if n >= 0 {
+            return Ok(n as usize / 8);
+        }
+        let e = Errno::last();
+        if e.0 != libc::EINTR {
+            return Err(e);
+        }
+    }
 }

@@ -405,9 +405,11 @@ fn alloc_slow(kind: Kind, class: usize, flags: libc::c_int) -> Option<NonNull<u8
     }
     leave(caches);
     // Tag the fresh blocks before any is handed out (see `directory`): frees then know their
-    // class without asking jemalloc.
+    // class without asking jemalloc. With MORSELKIND_DEBUG=1 the tag sends every free of them
+    // down the slow path instead, where double frees are looked for (`check_double_free`).
+    let tag = if crate::log::morselkind_debug() { crate::directory::DEBUG_TAG } else { class as u8 + 1 };
     for &p in &bin.items[first..bin.n] {
-        crate::directory::set_tag(p as usize, class as u8 + 1);
+        crate::directory::set_tag(p as usize, tag);
     }
     if bin.n == 0 {
         return None;
@@ -468,6 +470,30 @@ pub(crate) fn free_after_miss(kind: Kind, ptr: NonNull<u8>, class: usize) -> boo
     bin.items[bin.n] = ptr.as_ptr();
     bin.n += 1;
     true
+}
+
+/// With MORSELKIND_DEBUG=1, on the free slow path: aborts with one message if `ptr` (a block
+/// of `kind` whose usable size is `usable`) is already in the calling thread's cache, where a
+/// second free would have it handed out twice. (glibc's tcache makes the same check.) A block
+/// freed twice after its thread's bin was flushed is jemalloc's to notice, which it does not
+/// in a release build.
+pub(crate) fn check_double_free(kind: Kind, ptr: NonNull<u8>, usable: usize) {
+    if usable > MAX_CACHED {
+        return;
+    }
+    let Some(kc) = hit(kind) else { return };
+    let bin = &kc.bins[small_class(usable)];
+    if bin.items[..bin.n].contains(&ptr.as_ptr()) {
+        let mut buf = [0u8; 18];
+        morsel::sys::write_stderr(&[
+            b"morselkind: double free detected: block at ",
+            morsel::sys::hex(ptr.as_ptr() as u64, &mut buf),
+            b" of kind ",
+            kind.name().as_bytes(),
+            b" was freed twice\n",
+        ]);
+        std::process::abort();
+    }
 }
 
 /// Flushes the calling thread's cache for `kind` (before a retry when a limited kind is full).

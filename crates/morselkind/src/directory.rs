@@ -61,6 +61,10 @@ pub struct PartialSlot {
     next_free: AtomicPtr<PartialSlot>,
 }
 
+/// The tag cache fills write with MORSELKIND_DEBUG=1: no class, so every free of the block
+/// takes the slow path, which checks for double frees.
+pub const DEBUG_TAG: u8 = u8::MAX;
+
 const LEAF_SHIFT: u32 = 30;
 const LEAVES: usize = 1 << (VA_BITS - LEAF_SHIFT);
 const SLOTS_PER_LEAF: usize = 1 << (LEAF_SHIFT - SLOT_SHIFT);

@@ -1,24 +1,50 @@
 //! fork(): the child gets its own copy of every file kind, and no lock of ours stays held.
 //!
-//! # File kinds (memkind's issue #224)
+//! # File kinds (memkind's issue #224), and fork+exec at no cost
 //! A PMEM kind's memory is a `MAP_SHARED` mapping of an unlinked file, so after fork the child's
 //! heap and its parent's would be the same pages: a block the child frees and reuses is one the
-//! parent still holds. In the child's fork handler, each live file kind gets a new unnamed file
-//! in the same directory, with the data ranges of the old one (`SEEK_DATA`/`SEEK_HOLE`: only
-//! what is in use) copied at the same offsets and mapped over every morsel at the same address,
-//! and the kind's descriptor number then refers to the new file (`morsel::ForkCopy`). The
-//! parent waits in its own fork handler until the child is done (a pipe: the child closes its
-//! end), so the forking thread cannot change the pages being copied. Anonymous kinds need
-//! nothing: their memory is private and copy-on-write. vfork and posix_spawn run no handlers
-//! and need none: the child execs.
+//! parent still holds. Copying the file in the fork handler, with the parent waiting, cost
+//! about 0.3-0.9 s per GiB on every fork, and most forks (shells, `subprocess`) exec at once
+//! and never look at the copy. So the copy is deferred:
+//! 1. In the child's fork handler, each file kind's morsels are mapped *privately* from the
+//!    same file at the same addresses (one `mmap` per morsel, nothing copied,
+//!    `Provider::after_fork_child`). From then on nothing the child writes reaches the parent,
+//!    and no write of the child can fault: a private write takes an anonymous page.
+//! 2. The child makes its copy (`Provider::settle_fork_copy`: a new file in the kind's
+//!    directory, or a memfd where it has no room, with every block the kind holds reserved,
+//!    the file's data copied and the child's own writes laid over it) at its first call that
+//!    could touch a kind's file or ask for memory: every extent hook, every heap call's slow
+//!    path, kind creation and destruction, and a fork of its own (`settle_if_pending`, one
+//!    relaxed load). Until then its private mappings read the parent's file.
+//! 3. The parent waits in its fork handler (a pipe whose write end only the child holds,
+//!    close-on-exec) until the child has made its copies, exec'd or exited, whichever comes
+//!    first. A child that execs releases it at once: fork+exec costs the parent no copy at all
+//!    (under a millisecond here, however large the kinds). While the parent waits, the file
+//!    does not change under the child's private mappings (as before, only the forking thread
+//!    waits: other threads of a multi-threaded parent run on, as they would under any fork).
+//! 4. File kinds holding less than `COPY_AT_ONCE_MAX` in all are copied in the child's fork
+//!    handler at once, as before (a few milliseconds): small heaps (a shell under the tiering
+//!    interposer) keep fork's exact semantics whatever the child does.
 //!
-//! A child that cannot make its copy (no space left, typically) says why on stderr and exits
-//! with status 127 at once. Falling back to a `MAP_PRIVATE` mapping of the old file instead was
-//! rejected: the child would still see the parent's later writes to every page it has not
-//! written itself, and its purges and commits would go to the parent's file.
+//! What this gives up, for larger kinds only: the parent waits at most about what the copy
+//! would have cost (`WAIT_MIN_MS`, plus `WAIT_MS_PER_GIB` per GiB held, up to `WAIT_MAX_MS`).
+//! A child that neither execs, exits nor calls into morselkind by then releases its parent
+//! anyway, and until its first such call it reads the parent's later writes in the pages it
+//! has not written itself (its own writes stay its own, and nothing it does reaches the
+//! parent). Waiting without a bound would deadlock a parent whose child waits for it (a worker
+//! that blocks on a pipe before it allocates). Copying in the background in the child cannot
+//! close the gap either: switching the child's mappings from the old file to its copy while
+//! another of its threads writes them would lose writes, and only the fork handler runs
+//! before the child has threads.
+//!
+//! A child that cannot make its copy at all (no room in the directory and no memory for a
+//! memfd) says so on stderr and keeps the private mappings: its kind gives it no more memory
+//! (ENOMEM) and gives nothing back to a file it no longer owns. Anonymous kinds need nothing:
+//! their memory is private and copy-on-write. vfork and posix_spawn run no handlers and need
+//! none: the child execs.
 //!
 //! jemalloc's metadata for our arenas is in DRAM (`metadata_use_hooks` off), so jemalloc's own
-//! child handler, which runs before ours, writes nothing into the shared pages.
+//! child handler, which runs before ours, writes nothing into the file pages.
 //!
 //! # Locks (order: REGISTRY → ARENAS → THREADS → a provider's carver → WRITERS)
 //! - `prepare` takes the kind registry (`kind::REGISTRY`), the arena-creation lock
@@ -49,10 +75,11 @@
 //!
 //! Handlers are registered once, when the first kind is set up.
 
-use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicUsize, Ordering};
 use std::sync::Once;
 
-use morsel::{sys, Backing, ForkError};
+use morsel::lock::Lock;
+use morsel::{sys, Backing};
 
 use crate::cache;
 use crate::directory;
@@ -61,6 +88,21 @@ use crate::kind::{self, live_kinds};
 static INSTALL: Once = Once::new();
 static PIPE_READ: AtomicI32 = AtomicI32::new(-1);
 static PIPE_WRITE: AtomicI32 = AtomicI32::new(-1);
+/// In a child: some kind still maps its parent's file privately (see the module comment).
+static PENDING: AtomicBool = AtomicBool::new(false);
+/// Serialises the child's copies.
+static SETTLE: Lock<()> = Lock::new(());
+
+/// File kinds holding less than this in all are copied in the child's fork handler, at once
+/// (a few milliseconds): small heaps keep the exact fork semantics whatever the child does.
+const COPY_AT_ONCE_MAX: usize = 32 << 20;
+/// The least a parent waits for its child to exec, exit or make its copies; more for larger
+/// file kinds (`WAIT_MS_PER_GIB`), about what the copy itself would take, up to `WAIT_MAX_MS`.
+const WAIT_MIN_MS: u64 = 250;
+const WAIT_MS_PER_GIB: u64 = 1000;
+const WAIT_MAX_MS: u64 = 10_000;
+/// Bytes committed in file kinds when the fork began (set in `prepare`).
+static FILE_BYTES: AtomicUsize = AtomicUsize::new(0);
 
 /// Registers the fork handlers (once; later calls do nothing). Kinds call it when they are
 /// set up; a program may call it earlier.
@@ -74,14 +116,53 @@ pub fn install() {
     });
 }
 
-fn has_file_kinds() -> bool {
-    live_kinds().any(|k| k.source().is_some_and(|s| s.backing() == Backing::File))
+/// In a forked child whose file kinds wait for their copies: makes them now (see the module
+/// comment). One relaxed load otherwise.
+#[inline]
+pub(crate) fn settle_if_pending() {
+    if PENDING.load(Ordering::Relaxed) {
+        settle();
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn settle() {
+    let _g = SETTLE.lock();
+    if !PENDING.load(Ordering::Acquire) {
+        return;
+    }
+    for k in live_kinds() {
+        if let Some(p) = k.provider() {
+            // SAFETY: in the child, under SETTLE; hooks settle before they touch anything.
+            unsafe { p.settle_fork_copy() };
+        }
+    }
+    PENDING.store(false, Ordering::Release);
+    let w = PIPE_WRITE.swap(-1, Ordering::Relaxed);
+    if w >= 0 {
+        // SAFETY: our own descriptor; closing it releases the parent.
+        unsafe { libc::close(w) };
+    }
+}
+
+/// Whether there are file kinds, and the bytes they hold committed.
+fn file_kinds() -> Option<usize> {
+    let mut bytes = None;
+    for k in live_kinds().filter(|k| k.source().is_some_and(|s| s.backing() == Backing::File)) {
+        *bytes.get_or_insert(0) += k.provider().map_or(0, |p| p.committed());
+    }
+    bytes
 }
 
 extern "C" fn prepare() {
+    // A child that forks before it made its copies makes them first: its own child must
+    // inherit a kind that owns its file.
+    settle_if_pending();
     kind::fork_lock();
     cache::fork_lock();
-    if has_file_kinds() {
+    if let Some(bytes) = file_kinds() {
+        FILE_BYTES.store(bytes, Ordering::Relaxed);
         let mut fds = [-1; 2];
         // SAFETY: pipe2 writes two descriptors into the array.
         if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } == 0 {
@@ -94,13 +175,20 @@ extern "C" fn prepare() {
 extern "C" fn parent() {
     let (r, w) = (PIPE_READ.swap(-1, Ordering::Relaxed), PIPE_WRITE.swap(-1, Ordering::Relaxed));
     if w >= 0 {
-        // SAFETY: our own descriptors. read() returns 0 once the child has closed its write end
-        // (done copying, or exited); EINTR retries. A failed fork made no child: 0 at once.
+        // SAFETY: our own descriptors. The read end reports EOF once the child has closed its
+        // write end (copies made, exec or exit); a failed fork made no child: EOF at once.
         unsafe {
             libc::close(w);
-            let mut b = 0u8;
-            while libc::read(r, (&mut b as *mut u8).cast(), 1) < 0 && *libc::__errno_location() == libc::EINTR
-            {
+            let gib = FILE_BYTES.load(Ordering::Relaxed) as u64 >> 30;
+            let wait = (WAIT_MIN_MS + gib * WAIT_MS_PER_GIB).min(WAIT_MAX_MS);
+            let deadline = sys::coarse_ms() + wait;
+            loop {
+                let left = deadline.saturating_sub(sys::coarse_ms()) as i32;
+                let mut pfd = libc::pollfd { fd: r, events: libc::POLLIN, revents: 0 };
+                let n = libc::poll(&mut pfd, 1, left);
+                if n >= 0 || *libc::__errno_location() != libc::EINTR || left == 0 {
+                    break;
+                }
             }
             libc::close(r);
         }
@@ -117,15 +205,16 @@ extern "C" fn child() {
     unsafe {
         crate::meta::reset_after_fork();
         directory::reset_after_fork();
+        if SETTLE.raw().is_held() {
+            // A thread of a parent that was itself settling does not exist here.
+            SETTLE.raw().release();
+        }
     }
+    let mut pending = false;
     for k in live_kinds() {
-        let Some(p) = k.provider() else { continue };
-        // SAFETY: as above; the kind is live and the registry ours.
-        if let Err(e) = unsafe { p.after_fork_child() } {
-            report(&e, p.source().dir().map_or(&b"?"[..], |d| d.to_bytes()));
-            // SAFETY: ends the child at once: it must not run on memory it shares with its
-            // parent, nor run exit handlers that would use it.
-            unsafe { libc::_exit(127) };
+        if let Some(p) = k.provider() {
+            // SAFETY: as above; the kind is live and the registry ours.
+            pending |= unsafe { p.after_fork_child() };
         }
     }
     // SAFETY: the child's only thread; the locks were taken in `prepare`.
@@ -133,38 +222,23 @@ extern "C" fn child() {
         cache::after_fork_child();
         kind::fork_unlock();
     }
-    let (r, w) = (PIPE_READ.swap(-1, Ordering::Relaxed), PIPE_WRITE.swap(-1, Ordering::Relaxed));
-    if w >= 0 {
-        // SAFETY: the child's copies of our descriptors; closing the write end releases the
-        // parent.
-        unsafe {
-            libc::close(r);
-            libc::close(w);
+    let r = PIPE_READ.swap(-1, Ordering::Relaxed);
+    if r >= 0 {
+        // SAFETY: the child's copy of the parent's end.
+        unsafe { libc::close(r) };
+    }
+    if pending && FILE_BYTES.load(Ordering::Relaxed) < COPY_AT_ONCE_MAX {
+        // Little to copy: copy now, while the parent waits, and keep fork's exact semantics.
+        PENDING.store(true, Ordering::Release);
+        settle();
+    } else if pending {
+        // The write end stays open (close-on-exec) until the copies are made.
+        PENDING.store(true, Ordering::Release);
+    } else {
+        let w = PIPE_WRITE.swap(-1, Ordering::Relaxed);
+        if w >= 0 {
+            // SAFETY: the child's write end; closing it releases the parent.
+            unsafe { libc::close(w) };
         }
     }
-}
-
-/// One line on stderr, without allocating.
-fn report(e: &ForkError, dir: &[u8]) {
-    let mut buf = [0u8; 20];
-    let digits = sys::decimal(e.errno.0.unsigned_abs() as u64, &mut buf);
-    let why: &[u8] = match e.errno.0 {
-        libc::ENOSPC => b"no space left on the device",
-        libc::EDQUOT => b"disk quota exceeded",
-        libc::EMFILE | libc::ENFILE => b"too many open files",
-        libc::ENOMEM => b"out of memory",
-        libc::EACCES | libc::EPERM => b"permission denied",
-        _ => b"error",
-    };
-    sys::write_stderr(&[
-        b"morselkind: after fork, the child cannot make its own copy of the file kind in ",
-        dir,
-        b" (",
-        e.what.as_bytes(),
-        b": ",
-        why,
-        b", errno ",
-        digits,
-        b"); the child exits with status 127 rather than share memory with its parent\n",
-    ]);
 }

@@ -127,13 +127,30 @@ fn reclaim(kind: Kind) -> bool {
     false
 }
 
+/// Runs an allocation's slow path and, when it succeeds, leaves errno as it found it: the
+/// system calls a slow path may make (a reservation that falls back to a smaller one under
+/// RLIMIT_AS, a commit retried after a reclaim) must not show through a call that succeeded.
+#[inline(always)]
+fn keep_errno<T>(f: impl FnOnce() -> Result<T>) -> Result<T> {
+    // SAFETY: __errno_location returns the calling thread's errno slot.
+    let slot = unsafe { libc::__errno_location() };
+    // SAFETY: as above.
+    let saved = unsafe { *slot };
+    let r = f();
+    if r.is_ok() {
+        // SAFETY: as above.
+        unsafe { *slot = saved };
+    }
+    r
+}
+
 impl Kind {
     /// Allocates `size` bytes (memkind: size 0 gives no memory).
     #[inline]
     pub fn malloc(self, size: usize) -> Result<NonNull<u8>> {
         match self.malloc_fast(size) {
             Some(p) => Ok(p),
-            None => self.malloc_slow(size),
+            None => keep_errno(|| self.malloc_slow(size)),
         }
     }
 
@@ -191,6 +208,10 @@ impl Kind {
 
     /// Allocates `num × size` zeroed bytes; an overflowing product fails.
     pub fn calloc(self, num: usize, size: usize) -> Result<NonNull<u8>> {
+        keep_errno(|| self.calloc_slow(num, size))
+    }
+
+    fn calloc_slow(self, num: usize, size: usize) -> Result<NonNull<u8>> {
         let total = num.checked_mul(size).ok_or(Error::OutOfMemory)?;
         if total == 0 {
             return Err(Error::OutOfMemory);
@@ -215,6 +236,10 @@ impl Kind {
 
     /// Allocates `size` bytes aligned to `align` (a power of two).
     pub fn aligned(self, align: usize, size: usize) -> Result<NonNull<u8>> {
+        keep_errno(|| self.aligned_slow(align, size))
+    }
+
+    fn aligned_slow(self, align: usize, size: usize) -> Result<NonNull<u8>> {
         if !align.is_power_of_two() {
             return Err(Error::Invalid);
         }
@@ -239,8 +264,10 @@ impl Kind {
             return Err(Error::Invalid);
         }
         self.ready()?;
-        // SAFETY: the caller passes a live block; jemalloc keeps it on failure.
-        with_retry(self, || unsafe { je::rallocx(ptr.as_ptr().cast(), size, arena_flags(self)) })
+        keep_errno(|| {
+            // SAFETY: the caller passes a live block; jemalloc keeps it on failure.
+            with_retry(self, || unsafe { je::rallocx(ptr.as_ptr().cast(), size, arena_flags(self)) })
+        })
     }
 
     /// Frees a block of this kind.
@@ -281,6 +308,9 @@ impl Kind {
         }
         // SAFETY: the caller passes a live jemalloc block of ours.
         let usable = unsafe { je::sallocx(ptr.as_ptr().cast(), 0) };
+        if directory::tag(ptr.as_ptr() as usize) == directory::DEBUG_TAG {
+            cache::check_double_free(self, ptr, usable);
+        }
         // SAFETY: as above, with its usable size.
         unsafe { self.free_usable(ptr, usable) }
     }

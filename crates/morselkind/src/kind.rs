@@ -290,6 +290,8 @@ impl Kind {
     /// Makes sure the kind is ready to allocate; sets a static kind up on first use.
     #[inline]
     pub fn ready(self) -> Result<()> {
+        // Every slow path passes here: a forked child makes its file kinds' copies first.
+        crate::fork::settle_if_pending();
         match self.0.state.load(Ordering::Acquire) {
             LIVE => Ok(()),
             _ => self.ready_slow(),
@@ -301,6 +303,7 @@ impl Kind {
         let Some(sk) = self.static_kind() else { return Err(Error::Invalid) };
         crate::log::startup();
         crate::fork::install();
+        crate::fork::settle_if_pending();
         let _r = REGISTRY.lock();
         match self.0.state.load(Ordering::Acquire) {
             LIVE => return Ok(()),
@@ -363,6 +366,7 @@ impl Kind {
     pub fn create(spec: KindSpec) -> Result<Kind> {
         crate::log::startup();
         crate::fork::install();
+        crate::fork::settle_if_pending();
         let _r = REGISTRY.lock();
         let Some(entry) = KINDS[NUM_STATIC..].iter().find(|k| k.state.load(Ordering::Acquire) == FREE) else {
             crate::log::error(|l| {

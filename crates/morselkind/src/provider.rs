@@ -175,6 +175,12 @@ pub struct Provider {
     full_at: AtomicU64,
     /// When the last reclaim for this kind ran (see `reclaim_ready`).
     reclaimed_at: AtomicU64,
+    /// In a forked child: the morsels are private interim mappings of the parent's file,
+    /// waiting for the child's own copy (see `crate::fork`).
+    fork_pending: AtomicBool,
+    /// In a forked child that could make no copy at all (no file, no memfd): the kind keeps the
+    /// memory it inherited, privately, and takes no more (commits fail: ENOMEM).
+    orphaned: AtomicBool,
 }
 
 /// How long a kind that found its filesystem full fails commits without asking it again.
@@ -198,6 +204,8 @@ impl Provider {
                 dying: AtomicBool::new(false),
                 full_at: AtomicU64::new(0),
                 reclaimed_at: AtomicU64::new(0),
+                fork_pending: AtomicBool::new(false),
+                orphaned: AtomicBool::new(false),
                 carver: Lock::new(Carver {
                     cursors: [Cursor::default(); MAX_NODES],
                     regions: Regions { newest: AtomicPtr::new(std::ptr::null_mut()) },
@@ -286,6 +294,9 @@ impl Provider {
     /// jemalloc must be done with the memory (the kind's arenas destroyed) and no pointer into
     /// it may be used again.
     pub unsafe fn release_all(&self, give_back_space: bool) {
+        // A forked child's kind that still maps its parent's file must not punch it.
+        let pending = self.fork_pending.swap(false, Ordering::AcqRel);
+        let give_back_space = give_back_space && !pending && !self.orphaned.load(Ordering::Relaxed);
         let mut carver = self.lock();
         while let Some(region) = carver.regions.pop() {
             // SAFETY: the span was inserted when the region was made.
@@ -412,61 +423,104 @@ impl Provider {
         }
     }
 
-    /// In a forked child (its only thread): releases the carver and the source's lock, should a
-    /// thread that does not exist in the child have held them at the fork, and gives a file
-    /// kind its own copy of its file: every block the kind holds reserved in a new file and
-    /// every written range copied, then mapped in place of the old at the same addresses (see
-    /// `morsel::ForkCopy`). Where the directory has no room for the copy, the copy goes to a
-    /// memfd instead, and the child says so once on stderr.
+    /// In a forked child (its only thread), from the fork handler: releases the carver and the
+    /// source's lock, should a thread that does not exist in the child have held them at the
+    /// fork, and maps a file kind's morsels privately (one `mmap` each, nothing copied), so the
+    /// child's writes stay its own. Returns whether the kind now waits for its copy
+    /// ([`Provider::settle_fork_copy`]); where a private mapping cannot be made, the copy is
+    /// made at once instead.
     ///
     /// # Safety
     /// Only in a forked child, before any other thread exists, with the kind live.
-    pub(crate) unsafe fn after_fork_child(&self) -> std::result::Result<(), morsel::ForkError> {
+    pub(crate) unsafe fn after_fork_child(&self) -> bool {
         if self.carver.raw().is_held() {
             // SAFETY: the holder is gone; see `crate::fork` for why the state is whole.
             unsafe { self.carver.raw().release() };
         }
         // SAFETY: forwarded from the caller.
         unsafe { self.source.reset_lock_after_fork() };
+        if self.source.backing() != Backing::File {
+            return false;
+        }
+        let carver = self.lock();
+        // SAFETY: every morsel of a file source is a shared mapping of its file, owned here.
+        let interim = carver
+            .regions
+            .iter()
+            .filter_map(|r| r.morsel.as_ref())
+            .try_for_each(|m| unsafe { self.source.map_private_interim(m) });
+        drop(carver);
+        self.fork_pending.store(true, Ordering::Release);
+        if interim.is_err() {
+            // SAFETY: forwarded from the caller.
+            unsafe { self.settle_fork_copy() };
+            return false;
+        }
+        true
+    }
+
+    /// In a forked child whose kind waits for its copy: gives the kind its own copy of its
+    /// file, every block it holds reserved and every page it can read copied (the parent's
+    /// data as the file holds it, then what the child wrote itself), mapped shared in place of
+    /// the interim mappings at the same addresses (see `morsel::ForkCopy`). Where the directory
+    /// has no room, the copy goes to a memfd, and the child says so once on stderr; where even
+    /// that fails, the kind keeps its private mappings and takes no more memory.
+    ///
+    /// # Safety
+    /// In a forked child, with no other thread using the kind's memory or provider (the fork
+    /// handler, or `crate::fork::settle` under its lock, which hooks reach before they touch
+    /// anything).
+    pub(crate) unsafe fn settle_fork_copy(&self) {
+        if !self.fork_pending.load(Ordering::Acquire) {
+            return;
+        }
         let carver = self.lock();
         let morsels = || carver.regions.iter().filter_map(|r| r.morsel.as_ref());
-        // SAFETY: every morsel of a file source is a read-write shared mapping of its file at
-        // its offset, owned by this provider; the caller vouches for the rest.
+        // SAFETY: every morsel of a file source is a read-write mapping of its file at its
+        // offset, owned by this provider; the caller vouches for the rest.
         let copy_all = |copy: &morsel::ForkCopy<'_>| morsels().try_for_each(|m| unsafe { copy.copy(m) });
         let copy = match self.source.begin_fork_copy() {
-            Ok(None) => return Ok(()),
             Ok(Some(copy)) => match copy_all(&copy) {
-                Ok(()) => Some(copy),
-                Err(e) => {
-                    drop(copy);
-                    self.say_copy_in_memory(&e);
-                    None
-                }
+                Ok(()) => Ok(copy),
+                Err(e) => Err(e),
             },
-            Err(e) => {
-                self.say_copy_in_memory(&e);
-                None
+            Ok(None) => {
+                self.fork_pending.store(false, Ordering::Release);
+                return;
             }
+            Err(e) => Err(e),
         };
-        let copy = match copy {
-            Some(copy) => copy,
-            None => {
-                let copy = self.source.begin_fork_copy_in_memory()?.expect("a file source");
-                copy_all(&copy)?;
-                copy
-            }
-        };
-        for m in morsels() {
-            // SAFETY: as above; `copy_all` copied every morsel.
-            unsafe { copy.remap(m)? };
-            // The new mapping has lost the old one's advice and policy. (Per-node placements
-            // are for anonymous static kinds only; file kinds have none or one for all.)
-            if let Placements::All(p) = &self.config.placements {
-                let _ = m.bind(p.mode, &p.mask);
-            }
-            self.advise(m);
+        let copy = copy.or_else(|e| {
+            self.say_copy_in_memory(&e);
+            let copy = self.source.begin_fork_copy_in_memory()?.expect("a file source");
+            copy_all(&copy).map(|()| copy)
+        });
+        let done = copy.and_then(|copy| {
+            morsels().try_for_each(|m| {
+                // SAFETY: as above; `copy_all` copied every morsel.
+                unsafe { copy.remap(m)? };
+                // The new mapping has lost the old one's advice and policy. (Per-node
+                // placements are for anonymous static kinds only.)
+                if let Placements::All(p) = &self.config.placements {
+                    let _ = m.bind(p.mode, &p.mask);
+                }
+                self.advise(m);
+                Ok(())
+            })?;
+            copy.finish()
+        });
+        if let Err(e) = done {
+            self.orphaned.store(true, Ordering::Release);
+            let mut buf = [0u8; 20];
+            sys::write_stderr(&[
+                b"morselkind: after fork, the child cannot make its own copy of the kind's file (",
+                e.what.as_bytes(),
+                b", errno ",
+                sys::decimal(e.errno.0.unsigned_abs() as u64, &mut buf),
+                b"); it keeps what it inherited, privately, and the kind gives it no more memory\n",
+            ]);
         }
-        copy.finish()
+        self.fork_pending.store(false, Ordering::Release);
     }
 
     /// One line on stderr, without allocating: the child's copy of this kind goes to memory.
@@ -491,7 +545,11 @@ impl Provider {
         zero: &mut bool,
         commit: &mut bool,
     ) -> usize {
+        crate::fork::settle_if_pending();
         let anon = self.source.backing() == Backing::Anon && self.config.fixed.is_none();
+        if self.orphaned.load(Ordering::Relaxed) {
+            return 0;
+        }
         if *commit && self.full_recently() {
             // Neither carve nor make a morsel that could not be committed.
             return 0;
@@ -539,6 +597,7 @@ impl Provider {
     }
 
     fn commit(&self, addr: usize, len: usize) -> Result<()> {
+        crate::fork::settle_if_pending();
         if self.config.fixed.is_some() {
             return Ok(());
         }
@@ -559,7 +618,7 @@ impl Provider {
     }
 
     fn commit_file(&self, addr: usize, len: usize) -> Result<()> {
-        if self.full_recently() {
+        if self.full_recently() || self.orphaned.load(Ordering::Relaxed) {
             return Err(Error::OutOfMemory);
         }
         let limit = self.config.limit;
@@ -660,6 +719,7 @@ impl Provider {
     /// In a file kind, the granules whose blocks a commit allocated are marked already: those
     /// are faulted in here without a second fallocate.
     pub fn populate(&self, addr: usize, len: usize) -> usize {
+        crate::fork::settle_if_pending();
         let Some(m) = self.morsel_at(addr) else { return 0 };
         let (mut from, mut to) = (addr, addr + len);
         if self.config.huge && self.source.backing() == Backing::Anon && len < helper::SPLIT_MIN {
@@ -684,7 +744,12 @@ impl Provider {
 
     /// Gives `[addr, addr+len)` back; true if all of it was (jemalloc may then assume zeroes).
     fn give_back(&self, addr: usize, len: usize, how: Purge) -> bool {
-        if self.config.hog || self.config.fixed.is_some() || self.dying.load(Ordering::Relaxed) {
+        crate::fork::settle_if_pending();
+        if self.config.hog
+            || self.config.fixed.is_some()
+            || self.dying.load(Ordering::Relaxed)
+            || self.orphaned.load(Ordering::Relaxed)
+        {
             return false;
         }
         let Some(m) = self.morsel_at(addr) else { return false };
@@ -753,8 +818,18 @@ unsafe fn provider<'a>(hooks: *mut je::extent_hooks_t) -> &'a Provider {
 }
 
 /// Runs a hook body; a panic becomes the hook's failure value instead of unwinding into C.
+/// errno is left as the hook found it: hooks answer by their return value, and a system call
+/// that failed on the way to a success (a reservation that fell back to a smaller one) must
+/// not show through the allocation that succeeded (jemalloc sets ENOMEM itself on failure).
 fn guard<T>(fail: T, f: impl FnOnce() -> T) -> T {
-    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or(fail)
+    // SAFETY: __errno_location returns the calling thread's errno slot.
+    let slot = unsafe { libc::__errno_location() };
+    // SAFETY: as above.
+    let saved = unsafe { *slot };
+    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or(fail);
+    // SAFETY: as above.
+    unsafe { *slot = saved };
+    r
 }
 
 unsafe extern "C" fn hook_alloc(

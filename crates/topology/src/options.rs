@@ -68,8 +68,7 @@ pub static OPTIONS: &[OptionDesc] = &[
         description: "Most jemalloc background purging threads (max_background_threads). 0 keeps \
                       jemalloc's limit of 4, and jemalloc refuses more (a MEMKIND_ERROR with \
                       MEMKIND_DEBUG=1). It only limits them: memkind_set_bg_threads turns them on \
-                      and off (memkind starts none until it is called; libmorselkind's jemalloc \
-                      starts with them on). A value strtoul cannot read whole, or above 4294967295, \
+                      and off (none runs until it is called, as in memkind). A value strtoul cannot read whole, or above 4294967295, \
                       aborts the program when the library starts.",
     },
     OptionDesc {
@@ -105,7 +104,9 @@ pub static OPTIONS: &[OptionDesc] = &[
         default: "0",
         description: "\"1\" prints morselkind's own decisions to stderr (MORSELKIND_INFO): detected \
                       nodes, the nodes each static kind uses, huge page choices and fallbacks, kinds \
-                      found unavailable and why, the background thread limit.",
+                      found unavailable and why, the background thread limit. It also checks every \
+                      free of a cached block and aborts with one message on a double free (no cost \
+                      when unset).",
     },
 ];
 
