@@ -261,9 +261,10 @@ static int vlimit(const char *dir, const char *which)
         k = make_kind(dir);
     int err;
     size_t n = fill(k, MIB, MAX_BLOCKS, &err);
+    /* Free first: with memory exhausted, even the output may find no room. */
+    free_all(k, n);
     printf("%s: %zu MiB, then NULL errno=%s; errno changed by %zu successful calls\n", which, n,
            err == ENOMEM ? "ENOMEM" : strerror(err), errno_changed);
-    free_all(k, n);
     if (k != MEMKIND_DEFAULT)
         memkind_destroy_kind(k);
     return errno_changed == 0 && err == ENOMEM ? 0 : 1;

@@ -32,7 +32,8 @@ SRC="$ROOT/tests/c/limits.c"
 
 cat >"$V/guest.sh" <<'EOF'
 for v in $(env | grep -E '^(MEMKIND|MORSELKIND)_' | cut -d= -f1); do unset "$v"; done
-run() { tag=$1; shift; "$@" >/tmp/out 2>&1; rc=$?; sed "s/^/$tag|/" /tmp/out; echo "$tag|rc=$rc"; }
+# Output goes to the DAX filesystem: with memory exhausted, /tmp (in RAM) may take nothing.
+run() { tag=$1; shift; "$@" >/mnt/pmem/out 2>&1; rc=$?; sed "s/^/$tag|/" /mnt/pmem/out; echo "$tag|rc=$rc"; }
 echo 2 >/proc/sys/vm/overcommit_memory
 echo "env|$(grep -E 'CommitLimit|Committed_AS' /proc/meminfo | tr -s ' ' | tr '\n' ' ')"
 mkdir -p /mnt/pmem/limits
