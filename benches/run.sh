@@ -166,12 +166,11 @@ if [[ -n $BASELINE ]]; then
     [[ -n $OUT && $OUT != "$BENCH/results.md" && $OUT != "$BENCH/results-quick.md" ]] || OUT="$BENCH/results-baseline.md"
     (cd "$ROOT" && git worktree remove --force "$BASE_SRC" && git worktree prune)
 else
-"$CC" "${CFLAGS[@]}" "$BENCH/bench.c" -o "$THEIRS" -lmemkind -lpthread || die "building against memkind failed"
+    "$CC" "${CFLAGS[@]}" "$BENCH/bench.c" -o "$THEIRS" -lmemkind -lpthread || die "building against memkind failed"
+    grep -q 'libmemkind\.so' <<<"$(ldd "$THEIRS")" || die "$THEIRS is not linked with libmemkind"
+fi
 "$CC" "${CFLAGS[@]}" -DBENCH_OURS -I "$ROOT/include" "$BENCH/bench.c" -o "$OURS" \
     -L "$B/lib" -lmorselkind -Wl,-rpath,"$B/lib" -lpthread || die "building against morselkind failed"
-LDD_T="$(ldd "$THEIRS")"
-grep -q 'libmemkind\.so' <<<"$LDD_T" || die "$THEIRS is not linked with libmemkind"
-fi
 LDD_O="$(ldd "$OURS")"
 grep -q "$B/lib/libmorselkind\.so" <<<"$LDD_O" || die "$OURS does not load $B/lib/libmorselkind.so"
 ! grep -q 'libmemkind\.so' <<<"$LDD_O" || die "$OURS pulls in the system libmemkind"
@@ -255,6 +254,8 @@ for w in "${WORKLOADS[@]}"; do
     IFS='|' read -r id label unit better targs oargs extra pre reps <<<"$w"
     [[ -z $ONLY || $id =~ $ONLY ]] || continue
     k=$((k + 1))
+    # Against a baseline build, both sides run our workload (MORSELKIND_HUGE included).
+    [[ -n $BASELINE ]] && targs="$oargs"
     wt="$targs" wo="$oargs"
     if [[ $id == churn ]]; then
         wt="${targs/-s $CHURN_SECONDS/-s $CHURN_WARM_SECONDS}"

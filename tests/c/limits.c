@@ -22,6 +22,8 @@
  *   forkwait DIR [MIB]     (a kind of MIB MiB, default 8) the child waits for its parent before it calls the library: the
  *                          parent's fork() must return (no deadlock), and the child must then
  *                          work, with the parent's data it inherited.
+ *   kindchurn DIR          creates, uses and destroys 300 PMEM kinds; prints how much address
+ *                          space (VmSize) grew, which must stay under 16 MiB.
  *   doublefree DIR         frees a cached PMEM block twice, then allocates twice and says
  *                          whether both calls returned the same block.
  */
@@ -298,12 +300,56 @@ static int forkwait(const char *dir, size_t mib)
         return 1;
     int status;
     waitpid(pid, &status, 0);
+    close(fds[0]);
+    close(fds[1]);
     int parent_ok = p[0] == 0x5a && p[mib * MIB - 1] == 0x5a;
     printf("fork returned after %.0f ms; child exit %d; parent's data %s\n", took,
            WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status), parent_ok ? "intact" : "CHANGED");
     memkind_free(k, p);
     memkind_destroy_kind(k);
     return WIFEXITED(status) && WEXITSTATUS(status) == 0 && parent_ok ? 0 : 1;
+}
+
+static long vm_size_kib(void)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    long v = 0;
+    while (f && fgets(line, sizeof line, f))
+        if (!strncmp(line, "VmSize:", 7))
+            v = atol(line + 7);
+    if (f)
+        fclose(f);
+    return v;
+}
+
+static int kindchurn(const char *dir)
+{
+    long before = 0;
+    for (int i = 0; i < 300; i++) {
+        memkind_t k = make_kind(dir);
+        void *a = memkind_malloc(k, 100), *b = memkind_malloc(k, MIB);
+        memkind_free(k, a);
+        memkind_free(k, b);
+        memkind_destroy_kind(k);
+        if (i == 19)
+            before = vm_size_kib();
+    }
+    long grew = vm_size_kib() - before;
+    printf("300 PMEM kinds made and destroyed: address space grew %ld KiB over the last 280\n", grew);
+    return grew < 16 * 1024 ? 0 : 1;
+}
+
+/* Open descriptors of this process. */
+static int open_fds(void)
+{
+    int n = 0;
+    char path[64];
+    for (int fd = 0; fd < 4096; fd++) {
+        snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+        n += access(path, F_OK) == 0;
+    }
+    return n;
 }
 
 static int doublefree(const char *dir)
@@ -318,9 +364,24 @@ static int doublefree(const char *dir)
     return 0;
 }
 
+static int run_case(int argc, char **argv);
+
+/* Every case must leave no descriptor behind (a fork child's copies included). */
 int main(int argc, char **argv)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
+    int fds = open_fds();
+    int rc = run_case(argc, argv);
+    int left = open_fds() - fds;
+    if (left > 0) {
+        printf("%d descriptor(s) left open\n", left);
+        return 1;
+    }
+    return rc;
+}
+
+static int run_case(int argc, char **argv)
+{
     if (argc >= 3 && !strcmp(argv[1], "twokinds"))
         return twokinds(argv[2]);
     if (argc >= 4 && !strcmp(argv[1], "fill"))
@@ -333,6 +394,8 @@ int main(int argc, char **argv)
         return forkexec(argv[2], strtoul(argv[3], NULL, 0), atoi(argv[4]));
     if (argc >= 3 && !strcmp(argv[1], "forkwait"))
         return forkwait(argv[2], argc >= 4 ? strtoul(argv[3], NULL, 0) : 8);
+    if (argc >= 3 && !strcmp(argv[1], "kindchurn"))
+        return kindchurn(argv[2]);
     if (argc >= 3 && !strcmp(argv[1], "doublefree"))
         return doublefree(argv[2]);
     if (argc >= 4 && !strcmp(argv[1], "vlimit"))

@@ -248,6 +248,9 @@ run_case fork-child-waits-64m "$FDIR" forkwait "$FDIR" 64
 # its parent's data stays its own (see crates/morselkind/src/fork.rs).
 run_case fork-deferred-ext4 "$E64" fork "$E64" 40
 
+# --- kinds made and destroyed leave no address space behind (memkind: shown) ---
+run_case kind-churn-address-space "$FDIR" kindchurn "$FDIR"
+
 # --- a double free of a cached block: silent by default, one message and abort with
 #     MORSELKIND_DEBUG=1 (memkind: shown, not judged) ---
 cases=$((cases + 1))

@@ -54,6 +54,11 @@ pub struct Source {
     dev: AtomicU64,
     /// Bytes a commit leaves free on the filesystem (0: no need to; see [`fs_margin`]).
     margin: AtomicU64,
+    /// What `check_room` last learnt: free bytes, when (`sys::coarse_ms`), and bytes
+    /// committed since.
+    room: AtomicU64,
+    room_at: AtomicU64,
+    room_taken: AtomicU64,
     /// The directory of a file source: a forked child makes its own copy there.
     pub(crate) dir: Option<CString>,
 }
@@ -80,6 +85,9 @@ impl Source {
             used_tmpfile,
             dev: AtomicU64::new(0),
             margin: AtomicU64::new(0),
+            room: AtomicU64::new(0),
+            room_at: AtomicU64::new(0),
+            room_taken: AtomicU64::new(0),
             dir: None,
         }
     }
@@ -119,6 +127,12 @@ impl Source {
         Ok(source)
     }
 
+    /// Whether the file's blocks are memory pages (tmpfs, a memfd): no margin is kept, and
+    /// populating a page allocates it.
+    pub fn in_memory(&self) -> bool {
+        self.margin.load(Ordering::Relaxed) == 0
+    }
+
     /// The device of a file source's filesystem (`None` for other sources).
     pub fn dev(&self) -> Option<u64> {
         Some(self.dev.load(Ordering::Relaxed)).filter(|&d| d != 0)
@@ -128,8 +142,41 @@ impl Source {
     pub(crate) fn learn_filesystem(&self) {
         if let Some(fd) = self.fd() {
             self.dev.store(sys::device_of(fd).unwrap_or(0), Ordering::Relaxed);
-            self.margin.store(fs_margin(fd), Ordering::Relaxed);
+            let room = sys::fs_room(fd);
+            self.margin.store(room.map_or(2 << 20, margin_of), Ordering::Relaxed);
+            self.room.store(room.map_or(0, |r| r.free), Ordering::Relaxed);
+            self.room_taken.store(0, Ordering::Relaxed);
+            self.room_at.store(if room.is_ok() { sys::coarse_ms() } else { 0 }, Ordering::Relaxed);
         }
+    }
+
+    /// ENOSPC where allocating `len` more bytes would leave less than the margin free. Asks
+    /// the filesystem (`fstatfs`) only when what it last said, less what this source took
+    /// since, leaves less than `ROOM_SLACK` to spare, or is older than `ROOM_TTL_MS` (others
+    /// take space too): a roomy filesystem costs a commit no system call.
+    fn check_room(&self, fd: BorrowedFd<'_>, len: u64) -> SysResult<()> {
+        const ROOM_SLACK: u64 = 256 << 20;
+        const ROOM_TTL_MS: u64 = 100;
+        let margin = self.margin.load(Ordering::Relaxed);
+        if margin == 0 {
+            return Ok(());
+        }
+        let need = len.saturating_add(margin);
+        let now = sys::coarse_ms();
+        let taken = self.room_taken.fetch_add(len, Ordering::Relaxed) + len;
+        let known = self.room.load(Ordering::Relaxed).saturating_sub(taken);
+        let fresh = now.wrapping_sub(self.room_at.load(Ordering::Relaxed)) < ROOM_TTL_MS;
+        if fresh && known >= need.saturating_add(ROOM_SLACK) {
+            return Ok(());
+        }
+        let free = sys::fs_room(fd).map_or(u64::MAX, |r| r.free);
+        self.room.store(free, Ordering::Relaxed);
+        self.room_taken.store(0, Ordering::Relaxed);
+        self.room_at.store(now, Ordering::Relaxed);
+        if free < need {
+            return Err(Errno(libc::ENOSPC));
+        }
+        Ok(())
     }
 
     /// The directory of a file source (`None` for other sources).
@@ -217,7 +264,7 @@ impl Source {
     /// instead (the range holds nothing in use), which allocates the blocks just the same.
     pub fn commit(&self, offset: u64, len: u64) -> SysResult<()> {
         let Some(fd) = self.fd() else { return Ok(()) };
-        check_room(fd, self.margin.load(Ordering::Relaxed), len)?;
+        self.check_room(fd, len)?;
         if self.can_fallocate.load(Ordering::Relaxed) {
             match sys::fallocate(fd, 0, offset, len) {
                 Err(Errno(libc::EOPNOTSUPP)) => self.can_fallocate.store(false, Ordering::Relaxed),
@@ -257,12 +304,16 @@ impl Source {
 ///
 /// tmpfs (and memfds) and ramfs allocate real pages: no margin.
 pub(crate) fn fs_margin(fd: BorrowedFd<'_>) -> u64 {
+    sys::fs_room(fd).map_or(2 << 20, margin_of)
+}
+
+fn margin_of(r: sys::FsRoom) -> u64 {
     const TMPFS_MAGIC: i64 = 0x0102_1994;
     const RAMFS_MAGIC: i64 = 0x8584_58f6;
-    match sys::fs_room(fd) {
-        Ok(r) if r.kind == TMPFS_MAGIC || r.kind == RAMFS_MAGIC => 0,
-        Ok(r) => (r.total / 50).min(4096 * r.block) + (r.total / 1024).max(1 << 20),
-        Err(_) => 2 << 20,
+    if r.kind == TMPFS_MAGIC || r.kind == RAMFS_MAGIC {
+        0
+    } else {
+        (r.total / 50).min(4096 * r.block) + (r.total / 1024).max(1 << 20)
     }
 }
 

@@ -12,6 +12,7 @@
 use std::ffi::CStr;
 use std::fmt;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+use std::sync::atomic::{AtomicI64, Ordering};
 
 /// An errno value from a failed system call.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -92,6 +93,27 @@ pub fn reserve(len: usize, align: usize) -> SysResult<usize> {
         }
     }
     Ok(start)
+}
+
+/// A fresh read-write anonymous mapping of `len` bytes (zero pages, `MAP_NORESERVE`), at an
+/// address the kernel chooses.
+pub fn map_anon(len: usize) -> SysResult<usize> {
+    // SAFETY: without MAP_FIXED the kernel never replaces an existing mapping.
+    let raw = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            len,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
+            -1,
+            0,
+        )
+    };
+    if raw == libc::MAP_FAILED {
+        Err(Errno::last())
+    } else {
+        Ok(raw as usize)
+    }
 }
 
 /// One `PROT_NONE`, `MAP_NORESERVE` anonymous mapping of `len` bytes, at `hint` with `flags`.
@@ -668,8 +690,14 @@ pub fn fs_room(fd: BorrowedFd<'_>) -> SysResult<FsRoom> {
     check(unsafe { libc::fstatfs(fd.as_raw_fd(), st.as_mut_ptr()) })?;
     // SAFETY: fstatfs succeeded.
     let st = unsafe { st.assume_init() };
-    // SAFETY: geteuid cannot fail.
-    let root = unsafe { libc::geteuid() } == 0;
+    static EUID: AtomicI64 = AtomicI64::new(-1);
+    let mut euid = EUID.load(Ordering::Relaxed);
+    if euid < 0 {
+        // SAFETY: geteuid cannot fail.
+        euid = unsafe { libc::geteuid() } as i64;
+        EUID.store(euid, Ordering::Relaxed);
+    }
+    let root = euid == 0;
     let free_blocks = if root { st.f_bfree } else { st.f_bavail };
     // The casts are no-ops on 64-bit Linux, not on 32-bit targets.
     #[allow(clippy::unnecessary_cast)]

@@ -639,11 +639,19 @@ impl Provider {
         }
         // Every committed byte has its file blocks before jemalloc hands it out: a write can
         // never fault on a full filesystem (ENOSPC, EDQUOT, EFBIG come back here as ENOMEM).
-        let allocated = if (limit != 0 || !large) && !self.config.eager {
+        let exact = || self.source.commit(m.offset_of(addr), len as u64).map(|()| len);
+        let allocated = if limit != 0 && !self.config.eager {
             // A size-limited kind allocates exactly what it commits, so the blocks in use
-            // (st_blocks) never exceed its limit; a small kind does too, so a short-lived kind
-            // costs the filesystem only what it uses.
-            self.source.commit(m.offset_of(addr), len as u64).map(|()| len)
+            // (st_blocks) never exceed its limit.
+            exact()
+        } else if !large && !self.config.eager {
+            // A small kind allocates 256 KiB chunks: one system call for the first slabs of a
+            // short-lived kind, and little of the filesystem taken. With less than a chunk
+            // left on the filesystem, the exact range may still fit.
+            m.allocate_chunks(&self.source, addr, len).map(|()| len).or_else(|e| match e.0 {
+                libc::ENOSPC | libc::EDQUOT => exact(),
+                _ => Err(e),
+            })
         } else {
             // A large kind takes whole 2 MiB granules, one fallocate each (ext4 places each
             // 2 MiB-aligned on disk, so DAX maps them with PMD faults): no block allocation at a
