@@ -172,6 +172,24 @@ pub fn lookup(addr: usize) -> Option<&'static Span> {
     lookup_partial(word, addr)
 }
 
+/// [`lookup`], and where [`tag`] would read, from one fetch of the leaf: the free path needs
+/// the span, then the tag unless the block is DEFAULT's.
+#[inline(always)]
+pub fn lookup_and_tag(addr: usize) -> Option<(&'static Span, &'static AtomicU8)> {
+    let leaf = leaf(addr)?;
+    let word = leaf.slots[(addr >> SLOT_SHIFT) % SLOTS_PER_LEAF].load(Ordering::Acquire);
+    if word == 0 {
+        return None;
+    }
+    let span = if word & PARTIAL == 0 {
+        // SAFETY: as in `lookup`.
+        unsafe { &*(word as *const Span) }
+    } else {
+        lookup_partial(word, addr)?
+    };
+    Some((span, &leaf.tags[(addr >> TAG_SHIFT) % TAGS_PER_LEAF]))
+}
+
 /// The span holding `addr` in a slot shared by several spans (tagged word `word`).
 #[inline(never)]
 fn lookup_partial(word: usize, addr: usize) -> Option<&'static Span> {

@@ -6,7 +6,7 @@
 
 use std::cell::Cell;
 use std::ptr::NonNull;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU8, Ordering};
 
 use tikv_jemalloc_sys as je;
 
@@ -299,6 +299,22 @@ impl Kind {
         tagged_class(ptr).is_some_and(|class| cache::push(self, ptr, class))
     }
 
+    /// [`Kind::free_fast`] with the block's tag slot already found (see
+    /// `directory::lookup_and_tag`).
+    ///
+    /// # Safety
+    /// `ptr` must be a live allocation of this kind, and `tag` its page's tag slot.
+    #[inline(always)]
+    unsafe fn free_fast_tagged(self, ptr: NonNull<u8>, tag: &AtomicU8) -> bool {
+        if self.is_default() {
+            // SAFETY: a live DEFAULT block; jemalloc's free finds its arena itself.
+            unsafe { je::free(ptr.as_ptr().cast()) };
+            return true;
+        }
+        // Relaxed: as in `directory::tag`.
+        class_of_tag(tag.load(Ordering::Relaxed)).is_some_and(|class| cache::push(self, ptr, class))
+    }
+
     /// After [`Kind::free_fast`] did nothing: a tagged block whose bin was full (or whose cache
     /// is not made yet) goes back through the cache's flush; any other asks jemalloc its size.
     #[inline(never)]
@@ -368,7 +384,12 @@ impl Kind {
 /// where jemalloc must be asked.
 #[inline(always)]
 fn tagged_class(ptr: NonNull<u8>) -> Option<usize> {
-    let class = (directory::tag(ptr.as_ptr() as usize) as usize).wrapping_sub(1);
+    class_of_tag(directory::tag(ptr.as_ptr() as usize))
+}
+
+#[inline(always)]
+fn class_of_tag(tag: u8) -> Option<usize> {
+    let class = (tag as usize).wrapping_sub(1);
     (class < cache::NCLASSES).then_some(class)
 }
 
@@ -393,9 +414,12 @@ pub unsafe fn free_any(ptr: NonNull<u8>) {
 /// `ptr` must be a live allocation of ours or of the C library's malloc.
 #[inline(always)]
 pub unsafe fn free_any_fast(ptr: NonNull<u8>) -> bool {
-    match Kind::owner_of(ptr.as_ptr()) {
-        // SAFETY: the directory says it is this kind's.
-        Some(kind) => unsafe { kind.free_fast(ptr) },
+    match directory::lookup_and_tag(ptr.as_ptr() as usize) {
+        // SAFETY: spans are registered by providers with their kind's table entry as owner;
+        // the directory says the block is that kind's, and `tag` is its page's.
+        Some((span, tag)) => unsafe {
+            Kind::from_entry(span.owner as *const KindInner).free_fast_tagged(ptr, tag)
+        },
         None => false,
     }
 }
