@@ -27,7 +27,7 @@ pub mod sys;
 pub use caps::{caps, Capabilities, ThpMode};
 pub use fork::{ForkCopy, ForkError};
 pub use id::{MorselId, MAX_FRAME, MAX_SOURCES};
-pub use morsel::{Morsel, Purge, SharedMapping};
+pub use morsel::{Morsel, Purge, SharedMapping, CHUNK};
 pub use order::{align_up, pow2_blocks, Order, GRANULE_SHIFT, GRANULE_SIZE, PAGE_SHIFT, PAGE_SIZE};
 pub use source::{Backing, Source};
 pub use sys::Errno;

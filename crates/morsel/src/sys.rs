@@ -194,13 +194,29 @@ pub unsafe fn map_hugetlb_fixed(addr: usize, len: usize) -> SysResult<()> {
 /// # Safety
 /// The range must be a reservation owned by the caller.
 pub unsafe fn map_file_fixed(addr: usize, len: usize, fd: BorrowedFd<'_>, offset: u64) -> SysResult<()> {
+    // SAFETY: forwarded from the caller.
+    unsafe { map_file_at(addr, len, fd, offset, libc::MAP_SHARED) }
+}
+
+/// `mmap(MAP_FIXED)` of `fd` at `offset` over `[addr, addr+len)`, read-write, `share` being
+/// `MAP_SHARED` or `MAP_PRIVATE`.
+///
+/// # Safety
+/// The caller must own `[addr, addr+len)`; whatever was mapped there is replaced.
+unsafe fn map_file_at(
+    addr: usize,
+    len: usize,
+    fd: BorrowedFd<'_>,
+    offset: u64,
+    share: libc::c_int,
+) -> SysResult<()> {
     // SAFETY: the caller owns the range; MAP_FIXED replaces only it.
     let raw = unsafe {
         libc::mmap(
             addr as *mut libc::c_void,
             len,
             libc::PROT_READ | libc::PROT_WRITE,
-            libc::MAP_SHARED | libc::MAP_FIXED,
+            share | libc::MAP_FIXED,
             fd.as_raw_fd(),
             offset as libc::off_t,
         )
@@ -720,22 +736,8 @@ pub unsafe fn map_file_private_fixed(
     fd: BorrowedFd<'_>,
     offset: u64,
 ) -> SysResult<()> {
-    // SAFETY: the caller owns the range; MAP_FIXED replaces only it.
-    let raw = unsafe {
-        libc::mmap(
-            addr as *mut libc::c_void,
-            len,
-            libc::PROT_READ | libc::PROT_WRITE,
-            libc::MAP_PRIVATE | libc::MAP_FIXED,
-            fd.as_raw_fd(),
-            offset as libc::off_t,
-        )
-    };
-    if raw == libc::MAP_FAILED {
-        Err(Errno::last())
-    } else {
-        Ok(())
-    }
+    // SAFETY: forwarded from the caller.
+    unsafe { map_file_at(addr, len, fd, offset, libc::MAP_PRIVATE) }
 }
 
 /// This process's page map (`/proc/self/pagemap`): one 64-bit entry per virtual page.
