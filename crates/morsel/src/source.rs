@@ -127,12 +127,6 @@ impl Source {
         Ok(source)
     }
 
-    /// Whether the file's blocks are memory pages (tmpfs, a memfd): no margin is kept, and
-    /// populating a page allocates it.
-    pub fn in_memory(&self) -> bool {
-        self.margin.load(Ordering::Relaxed) == 0
-    }
-
     /// The device of a file source's filesystem (`None` for other sources).
     pub fn dev(&self) -> Option<u64> {
         Some(self.dev.load(Ordering::Relaxed)).filter(|&d| d != 0)
@@ -317,7 +311,8 @@ fn margin_of(r: sys::FsRoom) -> u64 {
     }
 }
 
-/// ENOSPC where allocating `len` more bytes would leave less than `margin` free.
+/// ENOSPC where allocating `len` more bytes would leave less than `margin` free, asking the
+/// filesystem now (a forked child's copy, made once; commits use `Source::check_room`).
 pub(crate) fn check_room(fd: BorrowedFd<'_>, margin: u64, len: u64) -> SysResult<()> {
     if margin == 0 {
         return Ok(());
