@@ -192,7 +192,8 @@ int memkind_create_kind(memkind_memtype_t memtype_flags,
  * Creates a file-backed kind on a temporary (already unlinked) file in dir.
  * max_size is 0 (no limit but the filesystem) or >= MEMKIND_PMEM_MIN_SIZE.
  * Returns a status: MEMKIND_ERROR_INVALID for a bad size or directory,
- * MEMKIND_ERROR_TOOMANY or MEMKIND_ERROR_ARENAS_CREATE when out of slots.
+ * MEMKIND_ERROR_ARENAS_CREATE when the kind table is full (as memkind,
+ * which runs out of jemalloc arenas first).
  */
 int memkind_create_pmem(const char *dir, size_t max_size, memkind_t *kind);
 
@@ -206,7 +207,7 @@ int memkind_create_pmem_with_config(struct memkind_config *cfg,
  * is destroyed and is never released by the library; when it is full,
  * malloc returns NULL with errno ENOMEM. Returns a status:
  * MEMKIND_ERROR_INVALID for a bad region, another code when the kind cannot
- * be created (e.g. MEMKIND_ERROR_TOOMANY).
+ * be created (MEMKIND_ERROR_ARENAS_CREATE when the kind table is full).
  */
 int memkind_create_fixed(void *addr, size_t size, memkind_t *kind);
 

@@ -59,7 +59,7 @@ fn choose_kind(pagesize: c_int) -> MemkindT {
             _ if policy == BIND_ALL => S::HbwAll,
             _ => S::HbwInterleave,
         }
-    } else if S::Hbw.kind().ready().is_ok() {
+    } else if S::Hbw.kind().check_available().is_ok() {
         match pagesize {
             PAGESIZE_2MB => S::HbwPreferredHugetlb,
             PAGESIZE_1GB | PAGESIZE_1GB_STRICT => S::HbwPreferredGbtlb,
@@ -99,7 +99,7 @@ pub extern "C" fn hbw_set_policy(mode: c_int) -> c_int {
 
 #[no_mangle]
 pub extern "C" fn hbw_check_available() -> c_int {
-    guard(libc::ENODEV, || if StaticKind::Hbw.kind().ready().is_ok() { 0 } else { libc::ENODEV })
+    guard(libc::ENODEV, || if StaticKind::Hbw.kind().check_available().is_ok() { 0 } else { libc::ENODEV })
 }
 
 /// 0 when every page of the range is on a high-bandwidth node, -1 when one is not (or is not

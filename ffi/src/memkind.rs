@@ -136,6 +136,10 @@ fn store_kind(out: *mut MemkindT, r: morselkind::Result<Kind>) -> c_int {
             unsafe { *out = k.as_ptr() };
             MEMKIND_SUCCESS
         }
+        // A full kind table: memkind runs out of jemalloc arenas before its table fills and
+        // answers ARENAS_CREATE, and programs (memkind's own tests among them) check for exactly
+        // that code before they clean up, so the C API answers it too.
+        Err(Error::TooMany) => code(Error::ArenasCreate),
         Err(e) => code(e),
     }
 }
@@ -239,7 +243,7 @@ pub unsafe extern "C" fn memkind_create_kind(
             return code(Error::Invalid);
         }
         let Some(sk) = kind_for(memtype, policy, flags) else { return code(Error::Invalid) };
-        if sk.kind().ready().is_ok() {
+        if sk.kind().check_available().is_ok() {
             store_kind(kind, Ok(sk.kind()))
         } else if policy == POLICY_PREFERRED_LOCAL {
             store_kind(kind, Ok(Kind::DEFAULT))
@@ -281,7 +285,7 @@ pub unsafe extern "C" fn memkind_check_available(kind: MemkindT) -> c_int {
         {
             code(Error::Hugetlb)
         }
-        Some(k) => k.ready().map_or_else(code, |()| MEMKIND_SUCCESS),
+        Some(k) => k.check_available().map_or_else(code, |()| MEMKIND_SUCCESS),
         None => code(Error::Invalid),
     })
 }

@@ -4,7 +4,7 @@
  * The kind table: create PMEM kinds until creation fails, destroy them all, twice; then one
  * more. Not compared line by line: memkind runs out of jemalloc arenas first (479 PMEM kinds,
  * MEMKIND_ERROR_ARENAS_CREATE), morselkind fills every free slot of its 512 and then answers
- * MEMKIND_ERROR_TOOMANY. The suite checks each side's numbers. Usage: diff_table PMEM_DIR.
+ * the same code. The suite checks each side's numbers. Usage: diff_table PMEM_DIR.
  */
 #include "diff.h"
 

@@ -298,6 +298,22 @@ impl Kind {
         }
     }
 
+    /// Whether the kind can allocate (memkind_check_available): as [`Kind::ready`], except
+    /// that a static kind whose arenas a bad MEMKIND_ARENA_NUM_PER_KIND forbids is not set up
+    /// (memkind answers by the machine alone, and aborts only when the kind is first used;
+    /// measured: all but MEMKIND_REGULAR, whose check sets it up and so aborts there).
+    pub fn check_available(self) -> Result<()> {
+        match self.static_kind() {
+            Some(sk)
+                if !matches!(sk, StaticKind::Default | StaticKind::Regular)
+                    && crate::options::arenas_per_kind().is_err() =>
+            {
+                crate::statics::spec(sk).map(|_| ())
+            }
+            _ => self.ready(),
+        }
+    }
+
     #[cold]
     fn ready_slow(self) -> Result<()> {
         let Some(sk) = self.static_kind() else { return Err(Error::Invalid) };
@@ -309,6 +325,16 @@ impl Kind {
             LIVE => return Ok(()),
             UNAVAILABLE => return Err(self.unavailable_reason()),
             _ => {}
+        }
+        if sk != StaticKind::Default {
+            if let Err(e) = crate::options::arenas_per_kind() {
+                // memkind's static kinds other than DEFAULT make their arenas on first use and
+                // abort when MEMKIND_ARENA_NUM_PER_KIND forbids it, available or not.
+                crate::log::fatal(|l| {
+                    l.s(b"[").s(sk.name().as_bytes()).s(b"] Failed to create arena map (error code:");
+                    l.i(i64::from(e.code())).s(b").");
+                });
+            }
         }
         let outcome = crate::statics::spec(sk).and_then(|spec| self.install(spec));
         crate::statics::report(sk, &outcome);
@@ -330,6 +356,10 @@ impl Kind {
     /// registry lock. Further arenas are made when a thread first needs them, so a kind used by
     /// one thread (or made and destroyed in a loop) pays for one arena only.
     fn install(self, spec: KindSpec) -> Result<()> {
+        let arenas = match self.static_kind() {
+            Some(StaticKind::Default) => crate::options::arenas_for_default(),
+            _ => crate::options::arenas_per_kind()?,
+        };
         let provider = Provider::new(self.0 as *const KindInner as usize, spec.source, spec.config)?;
         let decay = spec.dirty_decay_ms.clamp(-1, i32::MAX as isize) as i32;
         let first = new_arena(&provider, decay)?;
@@ -338,7 +368,7 @@ impl Kind {
             a.store(NO_ARENA, Ordering::Relaxed);
         }
         self.0.dirty_decay_ms.store(decay, Ordering::Relaxed);
-        self.0.arena_mask.store(crate::options::arenas_per_kind() as u32 - 1, Ordering::Relaxed);
+        self.0.arena_mask.store(arenas as u32 - 1, Ordering::Relaxed);
         self.0.provider.store(MetaBox::into_raw(provider), Ordering::Relaxed);
         self.0.generation.fetch_add(1, Ordering::Relaxed);
         self.0.state.store(LIVE, Ordering::Release);

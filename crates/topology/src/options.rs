@@ -46,7 +46,10 @@ pub static OPTIONS: &[OptionDesc] = &[
     OptionDesc {
         name: "MEMKIND_ARENA_NUM_PER_KIND",
         default: "unset: chosen from the CPU count",
-        description: "Number of jemalloc arenas per kind, a positive integer up to 2147483647.",
+        description: "Number of jemalloc arenas per kind, a positive integer up to 2147483647 (read \
+                      as memkind reads it: the leading number, as strtoul finds it). Any other value \
+                      makes memkind_create_pmem fail with MEMKIND_ERROR_ENVIRON, and the first \
+                      allocation from a static kind other than MEMKIND_DEFAULT abort, as in memkind.",
     },
     OptionDesc {
         name: "MEMKIND_HOG_MEMORY",
@@ -97,7 +100,10 @@ pub static OPTIONS: &[OptionDesc] = &[
     OptionDesc {
         name: "MEMKIND_MEM_TIERING_LOG_LEVEL",
         default: "0",
-        description: "Tiering log level: 0 (errors), 1 (information), 2 (every call).",
+        description: "Tiering log level, as in memkind's libmemtier: 0 (errors), 1 (also information: \
+                      the library loaded and unloaded, FS_DAX directories not on DAX), 2 (also \
+                      debug: the level set). Any other value prints one error and aborts, as memkind \
+                      does.",
     },
     OptionDesc {
         name: "MORSELKIND_DEBUG",
@@ -205,16 +211,22 @@ impl Env {
 
     /// `MEMKIND_ARENA_NUM_PER_KIND`: `None` when unset, else a value in `1..=i32::MAX`.
     /// Rounding and defaults are the caller's business.
+    ///
+    /// Read as memkind 1.14 reads it, `strtoul(value, NULL, 10)`: the leading number counts and
+    /// anything after it is ignored (`"4x"` is 4), no digits is 0, `-1` wraps to `ULONG_MAX`.
+    /// 0 and values above `INT_MAX` are errors (memkind's MEMKIND_ERROR_ENVIRON).
     pub fn arena_num_per_kind(&self) -> Result<Option<u32>, EnvError> {
         const VAR: &str = "MEMKIND_ARENA_NUM_PER_KIND";
         let Some(v) = self.get(VAR) else {
             return Ok(None);
         };
-        let n = parse_uint(VAR, v, i32::MAX as u64)?;
-        if n == 0 {
-            return Err(EnvError { var: VAR, value: v.to_string(), reason: "must be a positive integer" });
+        match strtoul_prefix(v) {
+            0 => Err(EnvError { var: VAR, value: v.to_string(), reason: "must be a positive integer" }),
+            n if n > i32::MAX as u64 => {
+                Err(EnvError { var: VAR, value: v.to_string(), reason: "larger than 2147483647" })
+            }
+            n => Ok(Some(n as u32)),
         }
-        Ok(Some(n as u32))
     }
 
     /// `MEMKIND_HOG_MEMORY`: only the exact value `"1"` turns it on, as in memkind.
@@ -271,11 +283,19 @@ impl Env {
     }
 
     /// `MEMKIND_MEM_TIERING_LOG_LEVEL`: 0 when unset, else 0, 1 or 2.
+    ///
+    /// Read as memkind 1.14's libmemtier reads it (measured): `strtoul` must read the whole
+    /// value (the empty string is 0), and the result, cut to an `unsigned`, must be at most 2;
+    /// so `" 1"`, `"+1"` and `"01"` are 1, `"4294967297"` is 1, and `"1 "`, `"-1"` and `"banana"`
+    /// are errors, on which memkind aborts.
     pub fn tiering_log_level(&self) -> Result<u8, EnvError> {
         const VAR: &str = "MEMKIND_MEM_TIERING_LOG_LEVEL";
-        match self.get(VAR) {
-            None => Ok(0),
-            Some(v) => parse_uint(VAR, v, 2).map(|n| n as u8),
+        let Some(v) = self.get(VAR) else {
+            return Ok(0);
+        };
+        match strtoul_whole(v) {
+            Some(n) if (n as u32) <= 2 => Ok(n as u8),
+            _ => Err(EnvError { var: VAR, value: v.to_string(), reason: "not 0, 1 or 2" }),
         }
     }
 }
@@ -293,6 +313,37 @@ fn parse_uint(var: &'static str, value: &str, max: u64) -> Result<u64, EnvError>
         return Err(err("too large"));
     }
     Ok(n)
+}
+
+/// glibc's `strtoul(s, NULL, 10)` on a 64-bit target: the leading number (after white space
+/// and a sign), 0 when there is none, `u64::MAX` when it overflows (ERANGE), negated modulo
+/// 2⁶⁴ after a `-`.
+pub fn strtoul_prefix(s: &str) -> u64 {
+    let b = s.as_bytes();
+    let mut i = b.iter().take_while(|c| matches!(c, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r')).count();
+    let negative = match b.get(i) {
+        Some(b'-') => {
+            i += 1;
+            true
+        }
+        Some(b'+') => {
+            i += 1;
+            false
+        }
+        _ => false,
+    };
+    let mut n: u64 = 0;
+    for &c in b[i..].iter().take_while(|c| c.is_ascii_digit()) {
+        match n.checked_mul(10).and_then(|n| n.checked_add(u64::from(c - b'0'))) {
+            Some(v) => n = v,
+            None => return u64::MAX,
+        }
+    }
+    if negative {
+        n.wrapping_neg()
+    } else {
+        n
+    }
 }
 
 /// glibc's `strtoul(s, &end, 10)` on a 64-bit target, when it consumes all of `s` without
@@ -413,10 +464,29 @@ mod tests {
             let env = Env::from_pairs(&[("MEMKIND_HBW_THRESHOLD", bad)]);
             assert!(env.hbw_threshold().is_err(), "{bad:?}");
         }
-        let env = Env::from_pairs(&[("MEMKIND_ARENA_NUM_PER_KIND", "0")]);
-        assert!(env.arena_num_per_kind().is_err());
-        let env = Env::from_pairs(&[("MEMKIND_MEM_TIERING_LOG_LEVEL", "3")]);
-        assert!(env.tiering_log_level().is_err());
+    }
+
+    /// MEMKIND_ARENA_NUM_PER_KIND and MEMKIND_MEM_TIERING_LOG_LEVEL, value by value as memkind
+    /// 1.14 was measured to take them (create_pmem succeeds or answers -12; libmemtier runs or
+    /// aborts).
+    #[test]
+    fn arena_num_and_log_level_read_like_memkind() {
+        let arenas = |v: &str| Env::from_pairs(&[("MEMKIND_ARENA_NUM_PER_KIND", v)]).arena_num_per_kind();
+        for (v, n) in [("1", 1), ("4x", 4), (" 3", 3), ("+2", 2), ("2147483647", i32::MAX as u32)] {
+            assert_eq!(arenas(v), Ok(Some(n)), "{v:?}");
+        }
+        for v in ["0", "abc", "", "-1", "2147483648", "99999999999999999999999"] {
+            assert!(arenas(v).is_err(), "{v:?}");
+        }
+        let level = |v: &str| Env::from_pairs(&[("MEMKIND_MEM_TIERING_LOG_LEVEL", v)]).tiering_log_level();
+        for (v, n) in [("", 0), ("0", 0), ("-0", 0), (" 1", 1), ("01", 1), ("+1", 1), ("2", 2), ("00002", 2)]
+        {
+            assert_eq!(level(v), Ok(n), "{v:?}");
+        }
+        assert_eq!(level("4294967297"), Ok(1), "cut to an unsigned, as memkind does");
+        for v in ["banana", "3", "1 ", " ", "-1", "1x", "0x1", "18446744073709551617"] {
+            assert!(level(v).is_err(), "{v:?}");
+        }
     }
 
     #[test]
