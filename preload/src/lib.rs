@@ -208,14 +208,41 @@ fn write_stderr(msg: &str) {
 /// The default when MEMKIND_MEM_TIERS is not set: the whole heap on DRAM.
 const DRAM_ONLY: &str = "KIND:DRAM,RATIO:1;POLICY:STATIC_RATIO";
 
+/// memkind's libmemtier log line prefixes.
+const LOG_ERROR: &str = "MEMKIND_MEM_TIERING_LOG_ERROR: ";
+const LOG_INFO: &str = "MEMKIND_MEM_TIERING_LOG_INFO: ";
+const LOG_DEBUG: &str = "MEMKIND_MEM_TIERING_LOG_DEBUG: ";
+
+/// Start-up, with memkind's log lines in memkind's order: at level 2 the level set, at level 1
+/// and up "lib loaded" and then, per FS_DAX tier not on DAX, that it is not; errors always.
+/// Our deliberate differences (README): MEMKIND_MEM_TIERS unset runs on DRAM only where memkind
+/// aborts, and a bad spec is one error line (ours says what is wrong) and exit status 2 where
+/// memkind prints its own lines and aborts.
 fn start() {
     if STATE.compare_exchange(UNINIT, STARTING, Ordering::AcqRel, Ordering::Acquire).is_err() {
         return;
     }
     let Some(_inside) = Inside::enter() else { return };
     find_libc_usable_size();
-    let level = std::env::var("MEMKIND_MEM_TIERING_LOG_LEVEL").ok().and_then(|v| v.trim().parse::<u8>().ok());
-    LOG_LEVEL.store(level.unwrap_or(0), Ordering::Relaxed);
+    let env = morselkind::log::env();
+    let level = match env.tiering_log_level() {
+        Ok(l) => l,
+        Err(e) => {
+            // As memkind: one line and abort.
+            write_stderr(&format!(
+                "{LOG_ERROR}Wrong value of MEMKIND_MEM_TIERING_LOG_LEVEL={}\n",
+                memtier::spec::escape_controls(&e.value)
+            ));
+            std::process::abort();
+        }
+    };
+    LOG_LEVEL.store(level, Ordering::Relaxed);
+    if level >= 2 {
+        write_stderr(&format!("{LOG_DEBUG}Setting log level to: {level}\n"));
+    }
+    if level >= 1 {
+        write_stderr(&format!("{LOG_INFO}Memkind memtier lib loaded!\n"));
+    }
     if let Some(path) = std::env::var_os("MORSELKIND_TIER_REPORT").filter(|p| !p.is_empty()) {
         use std::os::unix::ffi::OsStringExt;
         if let Ok(c) = std::ffi::CString::new(path.into_vec()) {
@@ -228,10 +255,9 @@ fn start() {
         Ok(t) => t.clone(),
         Err(std::env::VarError::NotPresent) => {
             write_stderr(&format!(
-                "libmorseltier: {} is not set; running on DRAM only (e.g. {}=\"KIND:DRAM,RATIO:1;\
-                 KIND:FS_DAX,PATH:/tmp,RATIO:4;POLICY:STATIC_RATIO\")\n",
-                memtier::spec::TIERS_VAR,
-                memtier::spec::TIERS_VAR
+                "{LOG_ERROR}Missing {var} env var; libmorseltier runs on DRAM only (e.g. {var}=\"KIND:DRAM,\
+                 RATIO:1;KIND:FS_DAX,PATH:/tmp,RATIO:4;POLICY:STATIC_RATIO\")\n",
+                var = memtier::spec::TIERS_VAR
             ));
             DRAM_ONLY.to_string()
         }
@@ -239,12 +265,26 @@ fn start() {
             fail(&format!("{} is not valid UTF-8", memtier::spec::TIERS_VAR));
         }
     };
-    let tiering = match Spec::parse(&text, thresholds.as_deref()).and_then(Tiering::new) {
+    let spec = match Spec::parse(&text, thresholds.as_deref()) {
+        Ok(s) => s,
+        Err(e) => fail(&e.to_string()),
+    };
+    if level >= 1 {
+        for t in &spec.tiers {
+            if let memtier::TierKind::FsDax { path, .. } = &t.kind {
+                if !morselkind::dir_is_dax(path) {
+                    let p = memtier::spec::escape_controls(&path.to_string_lossy());
+                    write_stderr(&format!("{LOG_INFO}{p} don't point to DAX device\n"));
+                }
+            }
+        }
+    }
+    let tiering = match Tiering::new(spec) {
         Ok(t) => t,
         Err(e) => fail(&e.to_string()),
     };
-    if LOG_LEVEL.load(Ordering::Relaxed) >= 1 {
-        write_stderr(&format!("libmorseltier: {}\n", describe(&tiering)));
+    if morselkind::log::morselkind_debug() {
+        write_stderr(&format!("MORSELKIND_INFO: libmorseltier: {}\n", describe(&tiering)));
     }
     fork::install();
     TIERING.store(Box::into_raw(Box::new(tiering)), Ordering::Release);
@@ -253,7 +293,7 @@ fn start() {
 
 /// One clear message, then exit status 2: never an abort, never a core dump.
 fn fail(msg: &str) -> ! {
-    write_stderr(&format!("libmorseltier: {msg}\n"));
+    write_stderr(&format!("{LOG_ERROR}{msg}\n"));
     // SAFETY: ends the process at once, running no handler that could allocate.
     unsafe { libc::_exit(2) }
 }
@@ -269,6 +309,9 @@ extern "C" fn constructor(_argc: c_int, _argv: *const *const c_char, _envp: *con
 
 extern "C" fn destructor() {
     let _ = std::panic::catch_unwind(report);
+    if tiering().is_some() && LOG_LEVEL.load(Ordering::Relaxed) >= 1 {
+        write_stderr(&format!("{LOG_INFO}Unloading memkind memtier lib!\n"));
+    }
 }
 
 #[used]
@@ -284,7 +327,9 @@ static FINI: extern "C" fn() = destructor;
 fn report() {
     let Some(t) = tiering() else { return };
     let path = REPORT_PATH.load(Ordering::Acquire);
-    let log = LOG_LEVEL.load(Ordering::Relaxed) >= 1;
+    // The per-tier lines go to stderr with MORSELKIND_DEBUG=1 (memkind's log levels print
+    // only memkind's own lines).
+    let log = morselkind::log::morselkind_debug();
     if path.is_null() && !log {
         return;
     }
@@ -406,7 +451,8 @@ pub unsafe extern "C" fn calloc(num: usize, size: usize) -> *mut c_void {
             // SAFETY: glibc's calloc for nested calls and before start-up.
             return unsafe { __libc_calloc(total, 1) };
         };
-        tiered(t, total, |k| memtier::kind_calloc(k, 1, total))
+        // The policy decides on the element size, as memkind's memtier_calloc does.
+        tiered(t, size, |k| memtier::kind_calloc(k, 1, total))
     })
 }
 

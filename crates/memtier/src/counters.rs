@@ -1,14 +1,23 @@
 //! Per-kind byte counters, cheap enough to update on every allocation (memkind's scheme).
 //!
 //! Each thread adds to a bucket of its own (256 buckets, threads take them round-robin), and a
-//! bucket's count moves into the kind's global counter when it passes ±50 KiB. The policies
-//! read only the global counters: a relaxed load per tier, from cache lines that change once
-//! per 50 KiB, so the counts they see are at most 50 KiB per thread behind. A row of buckets
-//! belongs to one thread (no false sharing between the first 256 threads).
+//! bucket's count moves into the kind's global counter when it passes 50 KiB. The policies
+//! read only the global counters: a relaxed load per tier. A row of buckets belongs to one
+//! thread (no false sharing between the first 256 threads).
+//!
+//! When a bucket moves is memkind's, to the byte, so that STATIC_RATIO decides as memkind does
+//! call for call (the differential placement test checks it). memkind compares the bucket,
+//! a `long long`, after adding a `size_t`: the sum is unsigned. So an allocation moves the
+//! bucket when it holds more than 50 KiB *or less than zero*, and a free moves it when it holds
+//! less than −50 KiB *or zero or more*, that is after nearly every free. Frees thus keep the
+//! global counters close; allocations batch.
 //!
 //! Besides the *live* bytes that drive the policies (allocated minus freed, in usable bytes),
 //! we keep, per kind, how many allocations it served and how many bytes in all, for reports
 //! (`morselkind run`). Those two are approximate past 256 threads (see [`on_alloc`]).
+//!
+//! A destroyed kind's counters are reset (memkind's `memtier_reset_size`), through the hook
+//! `Kind::destroy` calls, set when a thread first counts anything.
 //!
 //! Nothing here allocates: the tables are statics (zero-filled, so only the pages of rows in
 //! use are ever touched).
@@ -63,6 +72,9 @@ fn row() -> &'static Row {
             }
             let v = NEXT_BUCKET.fetch_add(1, Ordering::Relaxed) % BUCKETS as u32;
             b.set(v);
+            // Nothing was counted before a thread took its bucket, so no kind destroyed before
+            // this needs a reset.
+            Kind::set_destroy_hook(reset);
             v
         })
         .unwrap_or(0);
@@ -83,7 +95,8 @@ pub fn on_alloc(kind: Kind, usable: usize) {
     r.allocs[k].store(r.allocs[k].load(Ordering::Relaxed) + 1, Ordering::Relaxed);
     r.bytes[k].store(r.bytes[k].load(Ordering::Relaxed) + usable as u64, Ordering::Relaxed);
     let v = r.live[k].fetch_add(usable as i64, Ordering::Relaxed) + usable as i64;
-    if v > FLUSH_THRESHOLD {
+    // memkind's unsigned comparison: more than 50 KiB, or below zero.
+    if v > FLUSH_THRESHOLD || v < 0 {
         flush(&r.live[k], k);
     }
 }
@@ -97,7 +110,8 @@ pub fn on_free(kind: Kind, usable: usize) {
     let k = kind.index();
     let r = row();
     let v = r.live[k].fetch_sub(usable as i64, Ordering::Relaxed) - usable as i64;
-    if v < -FLUSH_THRESHOLD {
+    // memkind's unsigned comparison: below −50 KiB, or zero and above.
+    if v < -FLUSH_THRESHOLD || v >= 0 {
         flush(&r.live[k], k);
     }
 }
@@ -141,6 +155,17 @@ pub fn totals(kind: Kind) -> Totals {
     })
 }
 
+/// Forgets everything counted for `kind` (it was destroyed; its table entry may be reused).
+pub fn reset(kind: Kind) {
+    let k = kind.index();
+    for r in rows_in_use() {
+        r.live[k].store(0, Ordering::Relaxed);
+        r.allocs[k].store(0, Ordering::Relaxed);
+        r.bytes[k].store(0, Ordering::Relaxed);
+    }
+    GLOBAL[k].store(0, Ordering::Relaxed);
+}
+
 /// Zeroes every kind's totals (a forked child reports only its own allocations).
 pub fn reset_totals() {
     for r in rows_in_use() {
@@ -164,9 +189,13 @@ mod tests {
         assert_eq!(approx_live(k), before, "below the flush threshold, the global counter waits");
         on_alloc(k, 2_000);
         assert_eq!(approx_live(k), before + 52_000);
-        on_free(k, 52_000);
+        on_alloc(k, 1_000);
+        assert_eq!(approx_live(k), before + 52_000, "allocations batch");
+        on_free(k, 500);
+        assert_eq!(approx_live(k), before + 52_500, "a free leaving the bucket at 0 or more moves it");
+        on_free(k, 52_500);
         assert_eq!(allocated_size(k), before as usize);
         let t = totals(k);
-        assert_eq!((t.allocs, t.bytes), (2, 52_000));
+        assert_eq!((t.allocs, t.bytes), (3, 53_000));
     }
 }

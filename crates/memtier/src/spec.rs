@@ -118,9 +118,24 @@ pub struct Spec {
 pub struct SpecError(pub String);
 
 impl fmt::Display for SpecError {
+    /// The message with control characters escaped (`\x1b`, ...): a spec quoted in it comes
+    /// from the environment and must not drive the terminal.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(&escape_controls(&self.0))
     }
+}
+
+/// `text` with every control character written as `\xNN`.
+pub fn escape_controls(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_control() {
+            out.push_str(&format!("\\x{:02x}", c as u32));
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 impl std::error::Error for SpecError {}

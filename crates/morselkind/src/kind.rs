@@ -7,7 +7,7 @@
 //! by storing `LIVE` with release ordering; the allocation paths read them after an acquire load
 //! of `LIVE`. Using a kind while another thread destroys it is the caller's bug, as in memkind.
 
-use std::sync::atomic::{AtomicI32, AtomicPtr, AtomicU32, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicI32, AtomicPtr, AtomicU32, AtomicU8, AtomicUsize, Ordering};
 
 use morsel::lock::Lock;
 use morsel::Source;
@@ -57,6 +57,8 @@ impl KindInner {
 /// The kind table.
 pub static KINDS: [KindInner; MAX_KIND] = [const { KindInner::new() }; MAX_KIND];
 
+/// The function [`Kind::destroy`] calls (a `fn(Kind)`), or 0.
+static DESTROY_HOOK: AtomicUsize = AtomicUsize::new(0);
 static REGISTRY: Lock<()> = Lock::new(());
 /// Serialises the lazy creation of a kind's second and later arenas (and their destruction).
 /// Separate from REGISTRY: a destroyer holds REGISTRY while it waits for cache fills, and a
@@ -450,8 +452,22 @@ impl Kind {
         // SAFETY: the provider was leaked from a MetaBox in `install`; its arenas are gone, and
         // dropping it unmaps the morsels and closes the file.
         drop(unsafe { MetaBox::from_raw_in(provider, crate::meta::MetaAlloc) });
+        // Before the entry can be taken again: whatever counts per kind forgets this one.
+        let hook = DESTROY_HOOK.load(Ordering::Acquire);
+        if hook != 0 {
+            // SAFETY: only `set_destroy_hook` stores here, and it stores a `fn(Kind)`.
+            let hook: fn(Kind) = unsafe { std::mem::transmute::<usize, fn(Kind)>(hook) };
+            hook(self);
+        }
         self.0.state.store(FREE, Ordering::Release);
         Ok(())
+    }
+
+    /// Sets the function every [`Kind::destroy`] calls, after the kind's memory is gone and
+    /// before its table entry can be reused (memtier resets its byte counters there, as
+    /// memkind does). One hook per process; a later call replaces it.
+    pub fn set_destroy_hook(hook: fn(Kind)) {
+        DESTROY_HOOK.store(hook as usize, Ordering::Release);
     }
 
     /// The kind's arenas.

@@ -57,6 +57,13 @@ pub use heap::{free_any, free_any_fast, usable_size_any};
 pub use je::ArenaStats;
 pub use kind::{live_kinds, Kind, KindInner, KindSpec, StaticKind, MAX_ARENAS, MAX_KIND, NUM_STATIC};
 pub use options::arenas_per_kind;
+
+/// Whether `dir` is on a DAX filesystem: a file in it can be mapped with `MAP_SYNC` (the test
+/// of memkind_check_dax_path; an FS_DAX tier elsewhere is page cache).
+pub fn dir_is_dax(dir: &std::path::Path) -> bool {
+    use std::os::unix::ffi::OsStrExt;
+    std::ffi::CString::new(dir.as_os_str().as_bytes()).is_ok_and(|c| morsel::sys::dir_supports_map_sync(&c))
+}
 pub use provider::{Placement, Placements, ProviderConfig, MAX_NODES};
 pub use sizes::{size_class, MAX_TABLED};
 
