@@ -135,6 +135,22 @@ done
 expect theirs "after: create_pmem SUCCESS, malloc ok"
 expect ours "after: create_pmem SUCCESS, malloc ok"
 
+# --- CONSERVATIVE reuse: a limited kind refilled after freeing all ----------------------
+# Ours must refill at least 98% of the first round, and at least what memkind refills.
+build_theirs "$WORK/pmem_refill.theirs" "$ROOT/tests/c/pmem_refill.c" || die "pmem_refill does not build against memkind"
+build_ours "$WORK/pmem_refill.ours" "$ROOT/tests/c/pmem_refill.c" || die "pmem_refill does not build against morselkind"
+for side in theirs ours; do
+    dir=$(new_pmem_dir "refill-$side")
+    timeout 300 "$WORK/pmem_refill.$side" "$dir" 32 100 1000 16384 >"$WORK/refill.$side.out" 2>&1 ||
+        { cat "$WORK/refill.$side.out"; die "pmem_refill fails against $side"; }
+    check_empty_dir "$dir"
+done
+while read -r size theirs ours; do
+    say "CONSERVATIVE refill, $size B blocks in 32 MiB: memkind $theirs, morselkind $ours of the first round"
+    awk -v t="$theirs" -v o="$ours" 'BEGIN { exit !(o >= 0.98 && o >= t) }' ||
+        { say "CONSERVATIVE refill of $size B blocks: ours $ours, below 0.98 or memkind's $theirs"; status=1; }
+done < <(paste <(awk '{ print $2, $8 }' "$WORK/refill.theirs.out") <(awk '{ print $8 }' "$WORK/refill.ours.out") | tr -d ':')
+
 # --- ours only: what memkind crashes on ------------------------------------------------
 build_ours "$WORK/ours_only" -D_GNU_SOURCE "$ROOT/tests/c/ours_only.c" || die "ours_only does not build"
 dir=$(new_pmem_dir ours-only)
