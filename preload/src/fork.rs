@@ -15,7 +15,7 @@
 //! vfork and posix_spawn run no fork handlers and need none: the child execs.
 //!
 //! This module adds what is the preload's own: a forked child reports only what it allocates
-//! itself.
+//! itself, and samples only its own live bytes.
 
 /// Makes sure morselkind's fork handlers are registered, and registers ours, which runs after
 /// them in the child (handlers registered later run later there).
@@ -28,4 +28,5 @@ pub fn install() {
 
 extern "C" fn child() {
     memtier::counters::reset_totals();
+    memtier::sampler::restart();
 }

@@ -286,6 +286,10 @@ fn start() {
     if morselkind::log::morselkind_debug() {
         write_stderr(&format!("MORSELKIND_INFO: libmorseltier: {}\n", describe(&tiering)));
     }
+    if !REPORT_PATH.load(Ordering::Relaxed).is_null() {
+        let kinds: Vec<Kind> = tiering.memory.tiers().iter().map(|t| t.kind).collect();
+        memtier::sampler::start(&kinds);
+    }
     fork::install();
     TIERING.store(Box::into_raw(Box::new(tiering)), Ordering::Release);
     STATE.store(READY, Ordering::Release);
@@ -338,6 +342,7 @@ fn report() {
     let pid = unsafe { libc::getpid() };
     let mut out = String::new();
     let thresholds = t.memory.thresholds();
+    let sampled = memtier::sampler::finish();
     for (i, (tier, spec)) in t.memory.tiers().iter().zip(&t.spec.tiers).enumerate() {
         let tot = counters::totals(tier.kind);
         out.push_str(&format!(
@@ -348,6 +353,10 @@ fn report() {
             tot.bytes,
             counters::allocated_size(tier.kind)
         ));
+        if let Some((s, ms)) = sampled.as_ref().and_then(|(v, ms)| v.get(i).map(|s| (s, ms))) {
+            // Live bytes sampled over the process's life: byte·ms, ms, peak bytes.
+            out.push_str(&format!(" area={:.0} ms={ms:.1} peak={}", s.area, s.peak));
+        }
         if let Some(th) = thresholds.get(i) {
             out.push_str(&format!(" threshold={}", th.val()));
         }

@@ -166,7 +166,9 @@ pub fn run(args: &RunArgs) -> ExitCode {
     };
     // Like a shell running a job: ^C and ^\ are the program's; we stay to report.
     set_job_signals(libc::SIG_IGN);
+    let started = std::time::Instant::now();
     let status = cmd.status();
+    let wall_ms = started.elapsed().as_secs_f64() * 1e3;
     set_job_signals(libc::SIG_DFL);
     let text = std::fs::read_to_string(&report).unwrap_or_default();
     let _ = std::fs::remove_file(&report);
@@ -178,7 +180,7 @@ pub fn run(args: &RunArgs) -> ExitCode {
         }
     };
     if !args.quiet {
-        eprint!("{}", summary(&plan, &text));
+        eprint!("{}", summary(&plan, &text, wall_ms));
     }
     if let Some(code) = status.code() {
         return ExitCode::from(code as u8);
@@ -202,6 +204,10 @@ struct TierSum {
     bytes: u64,
     /// DYNAMIC_THRESHOLD: the threshold to the next tier, at exit of the last process to report.
     threshold: Option<u64>,
+    /// Live bytes × time over every process, in byte·milliseconds (sampled every millisecond).
+    area: f64,
+    /// The highest live bytes one process sampled.
+    peak: u64,
 }
 
 /// Parses the report's lines: `pid=.. policy=.. tier=.. ratio=.. allocs=.. bytes=.. live=..
@@ -227,6 +233,10 @@ fn parse_report(text: &str) -> (BTreeMap<usize, TierSum>, usize) {
         if let Some(v) = get("threshold") {
             t.threshold = Some(v);
         }
+        let area: Option<f64> =
+            fields.split_whitespace().find_map(|kv| kv.strip_prefix("area=")?.parse().ok());
+        t.area += area.unwrap_or(0.0);
+        t.peak = t.peak.max(get("peak").unwrap_or(0));
     }
     (tiers, pids.len())
 }
@@ -246,7 +256,10 @@ fn human(bytes: u64) -> String {
     }
 }
 
-fn summary(plan: &Plan, text: &str) -> String {
+/// The run's report. The policies balance *live* bytes, so the ratio is judged on each tier's
+/// live bytes averaged over the run (sampled every millisecond, weighted by time, summed over
+/// processes); bytes handed out in all are shown beside it.
+fn summary(plan: &Plan, text: &str, wall_ms: f64) -> String {
     let (tiers, processes) = parse_report(text);
     let mut out = format!(
         "morselkind run: {} over {} tier{} (from {}): {}\n",
@@ -262,28 +275,31 @@ fn summary(plan: &Plan, text: &str) -> String {
         );
         return out;
     }
-    let total_bytes: u64 = tiers.values().map(|t| t.bytes).sum();
+    let mean = |t: &TierSum| if wall_ms > 0.0 { t.area / wall_ms } else { 0.0 };
+    let total_mean: f64 = tiers.values().map(mean).sum();
     let total_ratio: u64 = tiers.values().map(|t| t.ratio).sum();
     out.push_str(&format!(
-        "morselkind run: {processes} process{} reported; what each tier received:\n",
+        "morselkind run: {processes} process{} reported; live bytes over the run, and what each tier handed out:\n",
         if processes == 1 { "" } else { "es" }
     ));
     out.push_str(&format!(
-        "  {:<4} {:<28} {:>6} {:>14} {:>12} {:>8} {:>8}\n",
-        "tier", "kind", "ratio", "allocations", "bytes", "share", "target"
+        "  {:<4} {:<28} {:>6} {:>12} {:>12} {:>8} {:>8} {:>14} {:>12}\n",
+        "tier", "kind", "ratio", "live mean", "live peak", "share", "target", "allocations", "bytes"
     ));
     for (i, t) in &tiers {
-        let share = if total_bytes > 0 { 100.0 * t.bytes as f64 / total_bytes as f64 } else { 0.0 };
+        let share = if total_mean > 0.0 { 100.0 * mean(t) / total_mean } else { 0.0 };
         let target = if total_ratio > 0 { 100.0 * t.ratio as f64 / total_ratio as f64 } else { 0.0 };
         out.push_str(&format!(
-            "  {:<4} {:<28} {:>6} {:>14} {:>12} {:>7.1}% {:>7.1}%\n",
+            "  {:<4} {:<28} {:>6} {:>12} {:>12} {:>7.1}% {:>7.1}% {:>14} {:>12}\n",
             i,
             t.kind,
             t.ratio,
-            t.allocs,
-            human(t.bytes),
+            human(mean(t) as u64),
+            human(t.peak),
             share,
-            target
+            target,
+            t.allocs,
+            human(t.bytes)
         ));
     }
     let thresholds: Vec<String> =
@@ -293,32 +309,16 @@ fn summary(plan: &Plan, text: &str) -> String {
     }
     if tiers.len() > 1 {
         let first = tiers.values().next().expect("non-empty");
-        let achieved: Vec<String> = tiers
-            .values()
-            .map(|t| {
-                if first.bytes > 0 {
-                    format!("{:.2}", t.bytes as f64 / first.bytes as f64)
-                } else {
-                    "-".into()
-                }
-            })
-            .collect();
-        let target: Vec<String> = tiers
-            .values()
-            .map(|t| {
-                if first.ratio > 0 {
-                    format!("{:.2}", t.ratio as f64 / first.ratio as f64)
-                } else {
-                    "-".into()
-                }
-            })
-            .collect();
+        let ratio_of = |v: f64, base: f64| if base > 0.0 { format!("{:.2}", v / base) } else { "-".into() };
+        let achieved: Vec<String> = tiers.values().map(|t| ratio_of(mean(t), mean(first))).collect();
+        let target: Vec<String> =
+            tiers.values().map(|t| ratio_of(t.ratio as f64, first.ratio as f64)).collect();
         let how = match plan.spec.policy {
             memtier::Policy::StaticRatio => "STATIC_RATIO balances live bytes as it goes",
             memtier::Policy::DynamicThreshold => "DYNAMIC_THRESHOLD moves its size thresholds toward it",
         };
         out.push_str(&format!(
-            "  byte ratio achieved {} (target {}); {how}, so a few large blocks can tip it\n",
+            "  live-byte ratio over the run {} (target {}); {how}\n",
             achieved.join(" : "),
             target.join(" : ")
         ));
@@ -332,14 +332,15 @@ mod tests {
 
     #[test]
     fn report_lines_add_up_over_processes() {
-        let text = "pid=10 policy=STATIC_RATIO tier=0 ratio=1 allocs=5 bytes=100 live=10 kind=DRAM\n\
+        let text = "pid=10 policy=STATIC_RATIO tier=0 ratio=1 allocs=5 bytes=100 live=10 area=2000 ms=10.0 peak=300 kind=DRAM\n\
                     pid=10 policy=STATIC_RATIO tier=1 ratio=4 allocs=7 bytes=400 live=0 kind=FS_DAX(/tmp/a b)\n\
                     pid=11 policy=DYNAMIC_THRESHOLD tier=0 ratio=1 allocs=0 bytes=0 live=0 threshold=99 kind=DRAM\n\
-                    pid=11 policy=STATIC_RATIO tier=0 ratio=1 allocs=1 bytes=50 live=0 kind=DRAM\n\
+                    pid=11 policy=STATIC_RATIO tier=0 ratio=1 allocs=1 bytes=50 live=0 area=500.5 ms=3.0 peak=200 kind=DRAM\n\
                     garbage\n";
         let (tiers, procs) = parse_report(text);
         assert_eq!(procs, 2);
         assert_eq!((tiers[&0].allocs, tiers[&0].bytes), (6, 150));
+        assert_eq!((tiers[&0].area, tiers[&0].peak), (2500.5, 300));
         assert_eq!(tiers[&1].kind, "FS_DAX(/tmp/a b)");
         assert_eq!((tiers[&0].threshold, tiers[&1].threshold), (Some(99), None));
         assert_eq!((tiers[&1].ratio, tiers[&1].bytes), (4, 400));

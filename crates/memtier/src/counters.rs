@@ -120,6 +120,7 @@ pub fn on_free(kind: Kind, usable: usize) {
 fn flush(bucket: &AtomicI64, k: usize) {
     let v = bucket.swap(0, Ordering::Relaxed);
     GLOBAL[k].fetch_add(v, Ordering::Relaxed);
+    crate::sampler::tick();
 }
 
 /// The kind's live bytes as the policies see them (the global counter; never negative).

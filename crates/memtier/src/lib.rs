@@ -31,6 +31,7 @@ mod config;
 pub mod counters;
 #[allow(unsafe_code)]
 mod memory;
+pub mod sampler;
 pub mod spec;
 
 pub use builder::{
