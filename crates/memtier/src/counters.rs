@@ -96,7 +96,7 @@ pub fn on_alloc(kind: Kind, usable: usize) {
     r.bytes[k].store(r.bytes[k].load(Ordering::Relaxed) + usable as u64, Ordering::Relaxed);
     let v = r.live[k].fetch_add(usable as i64, Ordering::Relaxed) + usable as i64;
     // memkind's unsigned comparison: more than 50 KiB, or below zero.
-    if v > FLUSH_THRESHOLD || v < 0 {
+    if !(0..=FLUSH_THRESHOLD).contains(&v) {
         flush(&r.live[k], k);
     }
 }
@@ -111,7 +111,7 @@ pub fn on_free(kind: Kind, usable: usize) {
     let r = row();
     let v = r.live[k].fetch_sub(usable as i64, Ordering::Relaxed) - usable as i64;
     // memkind's unsigned comparison: below −50 KiB, or zero and above.
-    if v < -FLUSH_THRESHOLD || v >= 0 {
+    if !(-FLUSH_THRESHOLD..0).contains(&v) {
         flush(&r.live[k], k);
     }
 }
