@@ -68,4 +68,10 @@ for cfg in "static DR" "static DRI" "static DRP" "dynamic DR" "dynamic DRI"; do
         runs=$((runs + 1))
     done
 done
+# Ours alone where memkind crashes: DYNAMIC_THRESHOLD with a PMEM tier.
+for seed in 1 2 3; do
+    "$WORK/placement.ours" "$(new_pmem_dir placement-ours)" dynamic DRP "$seed" "$CALLS" >/dev/null 2>"$WORK/placement.ours.err" ||
+        { cat "$WORK/placement.ours.err"; die "memtier_placement dynamic DRP seed $seed fails against ours"; }
+    check_empty_dir "$WORK/pmem-placement-ours"
+done
 say "placement: $runs sequences of $CALLS calls, $placements allocating calls in the same tier as memkind's; ratios within $worst of memkind's"

@@ -270,6 +270,17 @@ MEMKIND_MEM_THRESHOLDS="INIT_VAL:64" "$M" run --tiers "$SPEC_1_1" -- /bin/true 2
 cmp -s "$WORK/default.out" "$WORK/grep.plain.out" || fail "morselkind run with the default tiers: grep output differs"
 grep -q 'from the default' "$WORK/default.err" || fail "morselkind run without --tiers did not use its default"
 say "default tiers: $(head -1 "$WORK/default.err" | sed 's/^morselkind run: //')"
+# The README's quick start: its report judges live bytes, and they hold the 1:1 target within 10%.
+quick=$(sed -n 's/^cargo build --release && //p' "$ROOT/README.md" | head -1)
+[[ $quick == "target/release/morselkind run -- "* ]] || die "README's quick start command not found"
+(cd "$ROOT" && eval "$quick") >"$WORK/quick.out" 2>"$WORK/quick.err" || fail "README's quick start fails: $(tail -2 "$WORK/quick.err")"
+ratio=$(sed -n 's/.*live-byte ratio over the run 1.00 : \([0-9.]*\) (target 1.00 : 1.00).*/\1/p' "$WORK/quick.err")
+if [[ -z $ratio ]] || ! awk -v r="$ratio" 'BEGIN { exit !(r >= 0.9 && r <= 1.1) }'; then
+    cat "$WORK/quick.err"
+    fail "README's quick start: live-byte ratio ${ratio:-missing}, not within 10% of 1:1"
+else
+    say "README's quick start: live-byte ratio 1.00 : $ratio (target 1:1)"
+fi
 "$M" run -q -- sh -c 'exit 7'
 [[ $? -eq 7 ]] || fail "morselkind run does not exit with the program's status"
 # (Through sh, which reports the status without bash's "Terminated" line.)
