@@ -23,6 +23,16 @@ else
 fi
 grep -E "^test result:" /tmp/morselkind-cargo-test.log | awk '{p+=$4; f+=$6; i+=$8} END {print "cargo tests: " p " passed, " f " failed, " i " ignored"}'
 
+# The thread caches' busy-window handshake under loom (every interleaving; crates/morselkind/
+# src/busy.rs). cfg(loom) rebuilds the dependencies, so it has a target directory of its own.
+echo "== loom: the busy window"
+if RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR="$ROOT/target/loom" cargo test --release -p morselkind --lib busy::loom 2>&1 |
+    tee /tmp/morselkind-loom.log | grep -E "^test |^test result"; grep -q "^test result: ok. 1 passed" /tmp/morselkind-loom.log; then
+  pass=$((pass + 1))
+else
+  fail=$((fail + 1)); failed+=("loom")
+fi
+
 for suite in tests/suites/*.sh; do
   name=$(basename "$suite" .sh)
   echo "== suite $name"

@@ -8,21 +8,24 @@
 //! belong to arenas that are gone, and it is reset by forgetting them (never by freeing them).
 //!
 //! The only moments a thread touches jemalloc on K's behalf with cached state are fills and
-//! flushes (the slow path). Those run inside a *busy window*:
-//!   thread:    busy := K (SeqCst);  if gen(K) != cached gen { busy := none; reset }  ...jemalloc...  busy := none
-//!   destroyer: gen(K) += 1 (SeqCst);  for every registered thread: wait while busy == K;  destroy arenas
-//! Both sides write their own variable and then read the other's, all SeqCst, so at least one
-//! of them sees the other (Dekker): either the thread sees the new generation and stays out of
-//! jemalloc, or the destroyer sees the thread busy and waits for it to finish. The fast path
-//! (push/pop of a cached block) touches no arena and needs no window: using a kind at the same
-//! time as destroying it is the caller's bug, as in memkind, but blocks *cached* by other
-//! threads are never handed to a destroyed arena.
+//! flushes (the slow path). Those run inside a *busy window*, opened and closed by the
+//! handshake in `crate::busy` (checked under loom there): either the thread sees the new
+//! generation and stays out of jemalloc, or the destroyer sees the thread busy and waits for it
+//! to finish. The fast path (push/pop of a cached block) touches no arena and needs no window:
+//! using a kind at the same time as destroying it is the caller's bug, as in memkind, but
+//! blocks *cached* by other threads are never handed to a destroyed arena.
+//!
+//! What other threads read of a thread's caches (its `busy` word, and the registry link under
+//! the registry's lock) is kept apart from what only the owner touches (its kind caches, in an
+//! `UnsafeCell`): no `&mut` to memory another thread reads ever exists.
 //!
 //! At thread exit, the thread's caches are flushed (inside the window) and it unregisters.
 
 use std::cell::{Cell, UnsafeCell};
 use std::ptr::NonNull;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::AtomicU32;
+
+use crate::busy::{self, NOT_BUSY};
 
 use morsel::lock::Lock;
 use tikv_jemalloc_sys as je;
@@ -35,7 +38,6 @@ pub use crate::sizes::{class_of, MAX_TABLED as MAX_CACHED};
 use crate::sizes::{class_size_slow, CLASS_OF_8, CLASS_SIZE};
 
 const BIN_CAP: usize = 64;
-const NOT_BUSY: u32 = u32::MAX;
 
 /// How many blocks a bin holds: about 32 KiB worth, 8 to 64 blocks.
 static BIN_CAP_OF: [usize; NCLASSES] = {
@@ -68,9 +70,26 @@ struct KindCache {
 
 /// One thread's caches, registered so that a destroyer can wait for its busy window.
 struct ThreadCaches {
+    /// Shared: the kind whose window is open, or NOT_BUSY (read by destroyers).
     busy: AtomicU32,
-    kinds: [*mut KindCache; MAX_KIND],
-    next: *mut ThreadCaches,
+    /// Shared under the registry's lock: the next registered thread.
+    next: UnsafeCell<*mut ThreadCaches>,
+    /// The owner's alone (and a forked child's, where no other thread exists): its cache per
+    /// kind.
+    kinds: UnsafeCell<[*mut KindCache; MAX_KIND]>,
+}
+
+impl ThreadCaches {
+    /// The owner's view of its kind caches.
+    ///
+    /// # Safety
+    /// Only the owning thread (or a forked child tearing others down) may call it, and not
+    /// while another reference from it is alive.
+    #[allow(clippy::mut_from_ref)]
+    unsafe fn kinds(&self) -> &mut [*mut KindCache; MAX_KIND] {
+        // SAFETY: per the function's contract, nobody else touches the cell now.
+        unsafe { &mut *self.kinds.get() }
+    }
 }
 
 struct Registry {
@@ -121,8 +140,8 @@ fn register() -> *mut ThreadCaches {
     let Ok(tc) = MetaBox::try_new_in(
         ThreadCaches {
             busy: AtomicU32::new(NOT_BUSY),
-            kinds: [std::ptr::null_mut(); MAX_KIND],
-            next: std::ptr::null_mut(),
+            next: UnsafeCell::new(std::ptr::null_mut()),
+            kinds: UnsafeCell::new([std::ptr::null_mut(); MAX_KIND]),
         },
         MetaAlloc,
     ) else {
@@ -132,7 +151,7 @@ fn register() -> *mut ThreadCaches {
     let tc = MetaBox::into_raw(tc);
     let mut reg = THREADS.lock();
     // SAFETY: `tc` is fresh and ours; linked under the mutex.
-    unsafe { (*tc).next = reg.head };
+    unsafe { *(*tc).next.get() = reg.head };
     reg.head = tc;
     drop(reg);
     let _ = CURRENT.try_with(|c| c.set(tc));
@@ -145,19 +164,22 @@ fn teardown() {
     if tc.is_null() || tc == DEAD {
         return;
     }
-    // SAFETY: our own registered caches; other threads only read `busy`.
-    let caches = unsafe { &mut *tc };
+    // SAFETY: our own registered caches, alive until unlinked below.
+    let caches = unsafe { &*tc };
     for i in 0..MAX_KIND {
-        let kc = caches.kinds[i];
+        // SAFETY: the owner, reading its own slot.
+        let kc = unsafe { caches.kinds()[i] };
         if kc.is_null() {
             continue;
         }
         if let Some(kind) = Kind::from_index_any(i) {
             flush_all(caches, kind, kc);
         }
-        // SAFETY: allocated by `kind_cache` from a MetaBox.
-        drop(unsafe { MetaBox::from_raw_in(kc, MetaAlloc) });
-        caches.kinds[i] = std::ptr::null_mut();
+        // SAFETY: allocated by `kind_cache` from a MetaBox; the owner clears its own slot.
+        unsafe {
+            drop(MetaBox::from_raw_in(kc, MetaAlloc));
+            caches.kinds()[i] = std::ptr::null_mut();
+        }
     }
     let mut reg = THREADS.lock();
     let mut link: *mut *mut ThreadCaches = &mut reg.head;
@@ -165,10 +187,10 @@ fn teardown() {
     unsafe {
         while !(*link).is_null() {
             if *link == tc {
-                *link = (*tc).next;
+                *link = *(*tc).next.get();
                 break;
             }
-            link = &mut (**link).next;
+            link = (**link).next.get();
         }
     }
     drop(reg);
@@ -209,11 +231,11 @@ pub(crate) unsafe fn after_fork_child() {
         while !(*link).is_null() {
             let node = *link;
             if node == me {
-                link = &mut (*node).next;
+                link = (*node).next.get();
                 continue;
             }
-            *link = (*node).next;
-            for kc in (*node).kinds {
+            *link = *(*node).next.get();
+            for &kc in (*node).kinds().iter() {
                 if !kc.is_null() {
                     drop(MetaBox::from_raw_in(kc, MetaAlloc));
                 }
@@ -225,16 +247,11 @@ pub(crate) unsafe fn after_fork_child() {
 
 /// Opens the busy window for `kind`; false (window closed again) if the cache is stale.
 fn enter(caches: &ThreadCaches, kind: Kind, generation: u32) -> bool {
-    caches.busy.store(kind.index() as u32, Ordering::SeqCst);
-    if kind.generation_seqcst() == generation {
-        return true;
-    }
-    caches.busy.store(NOT_BUSY, Ordering::Release);
-    false
+    busy::enter(&caches.busy, kind.index() as u32, kind.generation_cell(), generation)
 }
 
 fn leave(caches: &ThreadCaches) {
-    caches.busy.store(NOT_BUSY, Ordering::Release);
+    busy::leave(&caches.busy);
 }
 
 fn flush_all(caches: &ThreadCaches, kind: Kind, kc: *mut KindCache) {
@@ -265,17 +282,16 @@ pub(crate) fn before_destroy(kind: Kind) {
         // SAFETY: registered nodes stay alive while the mutex is held.
         let caches = unsafe { &*node };
         if node != me {
-            while caches.busy.load(Ordering::SeqCst) == kind.index() as u32 {
-                std::hint::spin_loop();
-            }
+            busy::wait_out(&caches.busy, kind.index() as u32);
         }
-        node = caches.next;
+        // SAFETY: links are read under the mutex.
+        node = unsafe { *caches.next.get() };
     }
     drop(reg);
     // Our own cache for the kind is stale now; reset it without touching its blocks.
     if !me.is_null() && me != DEAD {
-        // SAFETY: our own caches.
-        let kc = unsafe { (*me).kinds[kind.index()] };
+        // SAFETY: our own caches, read by their owner.
+        let kc = unsafe { (*me).kinds()[kind.index()] };
         // SAFETY: a non-null slot holds our own kind cache.
         if let Some(kc) = unsafe { kc.as_mut() } {
             kc.bins.iter_mut().for_each(|b| b.n = 0);
@@ -295,8 +311,9 @@ fn kind_cache(kind: Kind) -> Option<(&'static ThreadCaches, &'static mut KindCac
         return None;
     }
     // SAFETY: the thread's own registered caches, alive until its exit.
-    let caches = unsafe { &mut *tc };
-    let slot = &mut caches.kinds[kind.index()];
+    let caches = unsafe { &*tc };
+    // SAFETY: the owner, and no other reference to its slots is alive.
+    let slot = unsafe { &mut caches.kinds()[kind.index()] };
     if slot.is_null() {
         let fresh = MetaBox::try_new_in(
             KindCache {
@@ -316,8 +333,7 @@ fn kind_cache(kind: Kind) -> Option<(&'static ThreadCaches, &'static mut KindCac
         kc.bins.iter_mut().for_each(|b| b.n = 0);
         kc.generation = generation;
     }
-    // SAFETY: as above; the references live no longer than the thread.
-    Some((unsafe { &*tc }, kc))
+    Some((caches, kc))
 }
 
 #[inline(always)]
@@ -326,8 +342,9 @@ fn hit(kind: Kind) -> Option<&'static mut KindCache> {
     if tc.is_null() || tc == DEAD {
         return None;
     }
-    // SAFETY: the thread's own registered caches; a kind's index is below MAX_KIND.
-    let kc = unsafe { *(*tc).kinds.get_unchecked(kind.index()) };
+    // SAFETY: the thread's own registered caches, read by their owner; a kind's index is
+    // below MAX_KIND.
+    let kc = unsafe { *(*(*tc).kinds.get()).get_unchecked(kind.index()) };
     // SAFETY: a non-null slot holds the thread's own kind cache.
     let kc = unsafe { kc.as_mut() }?;
     (kc.generation == kind.generation()).then_some(kc)

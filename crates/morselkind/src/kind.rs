@@ -279,9 +279,9 @@ impl Kind {
         self.0.generation.load(Ordering::Acquire)
     }
 
-    /// The generation, read in the single total order of the cache's busy-window protocol.
-    pub(crate) fn generation_seqcst(self) -> u32 {
-        self.0.generation.load(Ordering::SeqCst)
+    /// The generation itself, for the cache's busy-window handshake (`crate::busy`).
+    pub(crate) fn generation_cell(self) -> &'static AtomicU32 {
+        &self.0.generation
     }
 
     /// The kind at a table index, whatever its state.
@@ -433,7 +433,7 @@ impl Kind {
             return Err(Error::Invalid);
         }
         self.0.state.store(BUSY, Ordering::Release);
-        self.0.generation.fetch_add(1, Ordering::SeqCst);
+        crate::busy::retire(self.generation_cell());
         crate::cache::before_destroy(self);
         if let Some(p) = self.provider() {
             p.begin_teardown();

@@ -24,6 +24,8 @@
 
 #[allow(unsafe_code)]
 mod alloc;
+#[cfg_attr(all(test, loom), allow(unsafe_code))]
+mod busy;
 #[allow(unsafe_code)]
 pub mod cache;
 #[allow(unsafe_code)]
