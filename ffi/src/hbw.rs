@@ -114,7 +114,7 @@ pub unsafe extern "C" fn hbw_verify_memory_region(addr: *mut c_void, size: usize
         if addr.is_null() || size == 0 || flags & !TOUCH_PAGES != 0 {
             return libc::EINVAL;
         }
-        let hbw = morselkind::statics::hbw_nodes().unwrap_or_default();
+        let hbw = morselkind::hbw_nodes().unwrap_or_default();
         let page = morsel::PAGE_SIZE;
         let start = addr as usize & !(page - 1);
         let Some(end) = (addr as usize).checked_add(size) else { return libc::EINVAL };

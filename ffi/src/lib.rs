@@ -13,7 +13,7 @@ mod memtier;
 use morselkind::{Error, Kind, KindInner};
 
 /// The library's constructor: acts on `MEMKIND_HEAP_MANAGER` and `MEMKIND_BACKGROUND_THREAD_LIMIT`
-/// ([`morselkind::log::startup`]).
+/// ([`morselkind::startup`]).
 ///
 /// memkind's C ABI has no init call; memkind does this in its library constructor, so a wrong
 /// value aborts a program before `main`, even one that only ever uses `MEMKIND_DEFAULT` (or
@@ -27,7 +27,7 @@ extern "C" fn construct(
     _envp: *const *const libc::c_char,
 ) {
     // No unwinding out of a constructor: a panic here only skips the start-up checks.
-    let _ = std::panic::catch_unwind(morselkind::log::startup);
+    let _ = std::panic::catch_unwind(morselkind::startup);
 }
 
 #[used]

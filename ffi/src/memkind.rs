@@ -176,7 +176,7 @@ pub unsafe extern "C" fn memkind_create_pmem_with_config(
             // memkind creates the kind, fails to apply the policy and answers INVALID (leaking
             // the kind); we answer INVALID and create nothing.
             other => {
-                morselkind::log::error(|l| {
+                morselkind::log_error(|l| {
                     l.s(b"Unrecognized memory policy ").i(i64::from(other));
                 });
                 return code(Error::Invalid);
@@ -464,7 +464,7 @@ pub unsafe extern "C" fn memkind_stats_print(
             }
         }
         // SAFETY: the callback and its opaque pointer come from the caller, as memkind documents.
-        unsafe { morselkind::je::stats_print(write_cb.unwrap_or(write_stderr), cbopaque, &letters) };
+        unsafe { morselkind::stats_print(write_cb.unwrap_or(write_stderr), cbopaque, &letters) };
         MEMKIND_SUCCESS
     })
 }
@@ -472,7 +472,7 @@ pub unsafe extern "C" fn memkind_stats_print(
 #[no_mangle]
 pub extern "C" fn memkind_set_bg_threads(state: bool) -> c_int {
     guard(code(Error::Runtime), || {
-        if morselkind::je::set_background_threads(state) {
+        if morselkind::set_background_threads(state) {
             MEMKIND_SUCCESS
         } else {
             code(Error::OperationFailed)

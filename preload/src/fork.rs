@@ -20,7 +20,7 @@
 /// Makes sure morselkind's fork handlers are registered, and registers ours, which runs after
 /// them in the child (handlers registered later run later there).
 pub fn install() {
-    morselkind::fork::install();
+    morselkind::install_fork_handlers();
     // SAFETY: a plain function without state; registering may allocate (the caller is inside
     // the library, so glibc serves it).
     unsafe { libc::pthread_atfork(None, None, Some(child)) };

@@ -46,8 +46,8 @@ mod fork;
 
 use allocator_api2::alloc::Allocator;
 use memtier::{counters, Spec, Tiering};
-use morselkind::meta::MetaAlloc;
 use morselkind::Kind;
+use morselkind::MetaAlloc;
 
 // ---- the library's own heap ----
 
@@ -224,7 +224,7 @@ fn start() {
     }
     let Some(_inside) = Inside::enter() else { return };
     find_libc_usable_size();
-    let env = morselkind::log::env();
+    let env = morselkind::environment();
     let level = match env.tiering_log_level() {
         Ok(l) => l,
         Err(e) => {
@@ -283,7 +283,7 @@ fn start() {
         Ok(t) => t,
         Err(e) => fail(&e.to_string()),
     };
-    if morselkind::log::morselkind_debug() {
+    if morselkind::morselkind_debug() {
         write_stderr(&format!("MORSELKIND_INFO: libmorseltier: {}\n", describe(&tiering)));
     }
     if !REPORT_PATH.load(Ordering::Relaxed).is_null() {
@@ -333,7 +333,7 @@ fn report() {
     let path = REPORT_PATH.load(Ordering::Acquire);
     // The per-tier lines go to stderr with MORSELKIND_DEBUG=1 (memkind's log levels print
     // only memkind's own lines).
-    let log = morselkind::log::morselkind_debug();
+    let log = morselkind::morselkind_debug();
     if path.is_null() && !log {
         return;
     }

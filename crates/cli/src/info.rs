@@ -5,7 +5,7 @@
 use std::process::ExitCode;
 
 use morsel::ThpMode;
-use morselkind::statics::machine;
+use morselkind::machine;
 use topology::{ClassifyError, Family, Hmat, Node, Variant, OPTIONS};
 
 use crate::json::Json;

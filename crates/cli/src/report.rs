@@ -1,7 +1,7 @@
 //! What `info` and `demo` both report: each static kind's availability and nodes, memkind's
 //! error names, byte sizes for people.
 
-use morselkind::statics::{machine, nodes_for};
+use morselkind::{machine, nodes_for};
 use morselkind::{Error, Kind, StaticKind};
 
 /// memkind's name for an error code (`MEMKIND_ERROR_*`).
@@ -64,7 +64,7 @@ pub fn static_kinds(cpu_node: u32) -> Vec<KindStatus> {
 
 /// The node of the CPU this thread runs on (0 when unknown).
 pub fn current_node() -> u32 {
-    morselkind::statics::current_node() as u32
+    morselkind::current_node() as u32
 }
 
 /// Bytes in binary units: `512 B`, `4.0 KiB`, `301.2 MiB`, `23.5 GiB`.

@@ -56,11 +56,6 @@ impl Order {
         Order::ALL.into_iter().find(|o| o.size() >= len)
     }
 
-    /// Rounds `addr` down to the start of the morsel of this order that holds it.
-    pub const fn align_down(self, addr: usize) -> usize {
-        addr & !(self.size() - 1)
-    }
-
     /// Rounds `n` up to a multiple of this order's size (saturating at the top of usize).
     pub const fn align_up(self, n: usize) -> Option<usize> {
         match n.checked_add(self.size() - 1) {

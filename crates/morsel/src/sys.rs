@@ -414,41 +414,6 @@ pub fn open_unlinked_temp(template: &mut [u8]) -> SysResult<OwnedFd> {
     Ok(fd)
 }
 
-/// Whether `path` names a directory (stat, following links).
-pub fn is_directory(path: &CStr) -> SysResult<bool> {
-    let mut st = std::mem::MaybeUninit::<libc::stat>::uninit();
-    // SAFETY: stat fills the struct on success, which is the only case we read it.
-    check(unsafe { libc::stat(path.as_ptr(), st.as_mut_ptr()) })?;
-    // SAFETY: stat succeeded.
-    let st = unsafe { st.assume_init() };
-    Ok(st.st_mode & libc::S_IFMT == libc::S_IFDIR)
-}
-
-/// Free bytes available to unprivileged users on the filesystem holding `path`.
-pub fn fs_free_bytes(path: &CStr) -> SysResult<u64> {
-    let mut st = std::mem::MaybeUninit::<libc::statvfs>::uninit();
-    // SAFETY: statvfs fills the struct on success, which is the only case we read it.
-    check(unsafe { libc::statvfs(path.as_ptr(), st.as_mut_ptr()) })?;
-    // SAFETY: statvfs succeeded.
-    let st = unsafe { st.assume_init() };
-    // The casts are no-ops on 64-bit Linux, not on 32-bit targets (fsblkcnt_t, c_ulong).
-    #[allow(clippy::unnecessary_cast)]
-    let free = st.f_bavail as u64 * st.f_frsize as u64;
-    Ok(free)
-}
-
-/// Minor page faults of this process so far (getrusage).
-pub fn minor_faults() -> u64 {
-    let mut ru = std::mem::MaybeUninit::<libc::rusage>::uninit();
-    // SAFETY: getrusage fills the struct on success.
-    let rc = unsafe { libc::getrusage(libc::RUSAGE_SELF, ru.as_mut_ptr()) };
-    if rc != 0 {
-        return 0;
-    }
-    // SAFETY: getrusage succeeded.
-    unsafe { ru.assume_init() }.ru_minflt as u64
-}
-
 /// Total bytes of the filesystem holding the open file `fd`.
 pub fn fs_capacity(fd: BorrowedFd<'_>) -> SysResult<u64> {
     let mut st = std::mem::MaybeUninit::<libc::statvfs>::uninit();

@@ -33,8 +33,8 @@ use tikv_jemalloc_sys as je;
 use crate::kind::{Kind, MAX_KIND};
 use crate::meta::{MetaAlloc, MetaBox};
 
+pub use crate::sizes::MAX_TABLED as MAX_CACHED;
 pub(crate) use crate::sizes::NCLASSES;
-pub use crate::sizes::{class_of, MAX_TABLED as MAX_CACHED};
 use crate::sizes::{class_size_slow, CLASS_OF_8, CLASS_SIZE};
 
 const BIN_CAP: usize = 64;

@@ -55,8 +55,17 @@ impl Name {
     }
 }
 
+/// Types of which every bit pattern is a value: what `mallctl` may write into a read. (A `bool`
+/// is read as a `u8`: jemalloc writing anything but 0 or 1 into a `bool` would be undefined
+/// behaviour on our side.)
+trait Plain: Copy {}
+impl Plain for u8 {}
+impl Plain for u32 {}
+impl Plain for u64 {}
+impl Plain for usize {}
+
 /// Reads a value.
-fn read<T: Copy>(name: &Name) -> Option<T> {
+fn read<T: Plain>(name: &Name) -> Option<T> {
     let mut v = std::mem::MaybeUninit::<T>::uninit();
     let mut len = std::mem::size_of::<T>();
     // SAFETY: the name is NUL-terminated; jemalloc writes at most `len` bytes into `v`.
@@ -182,7 +191,7 @@ pub fn max_background_threads() -> Option<usize> {
 
 /// Whether background threads are on.
 pub fn background_threads() -> bool {
-    read::<bool>(&Name::new(&[b"background_thread"])).unwrap_or(false)
+    read::<u8>(&Name::new(&[b"background_thread"])).is_some_and(|b| b != 0)
 }
 
 /// What jemalloc knows about the slab holding a block (`experimental.utilization.query`).

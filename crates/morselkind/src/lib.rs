@@ -27,32 +27,49 @@ mod alloc;
 #[cfg_attr(all(test, loom), allow(unsafe_code))]
 mod busy;
 #[allow(unsafe_code)]
-pub mod cache;
+pub(crate) mod cache;
 #[allow(unsafe_code)]
-pub mod directory;
+pub(crate) mod directory;
 #[allow(unsafe_code)]
 mod dynamic;
 mod error;
 #[allow(unsafe_code)]
-pub mod fork;
+pub(crate) mod fork;
 #[allow(unsafe_code)]
 mod heap;
 #[allow(unsafe_code)]
-pub mod je;
+pub(crate) mod je;
 #[allow(unsafe_code)]
 mod kind;
-pub mod log;
+pub(crate) mod log;
 #[allow(unsafe_code)]
-pub mod meta;
+pub(crate) mod meta;
 mod options;
 #[allow(unsafe_code)]
 mod provider;
 #[allow(unsafe_code)]
 mod sizes;
 #[allow(unsafe_code)]
-pub mod statics;
+pub(crate) mod statics;
 
 pub use alloc::KindAlloc;
+// What the C library, the interposer and the command need of the internals, and no more.
+pub use je::{set_background_threads, stats_print};
+pub use log::{env as environment, morselkind_debug, startup, Line};
+pub use meta::MetaAlloc;
+pub use statics::{current_node, hbw_nodes, machine, nodes_for, placements, Machine};
+
+/// Registers morselkind's fork handlers (once; later calls do nothing). Kinds register them
+/// when first made; an interposer that forks before making one calls this itself.
+pub fn install_fork_handlers() {
+    fork::install()
+}
+
+/// Prints a `MEMKIND_ERROR:` line built by `build` (with `MEMKIND_DEBUG=1` only), as memkind's
+/// own errors are printed.
+pub fn log_error(build: impl FnOnce(&mut Line)) {
+    log::error(build)
+}
 pub use dynamic::{PmemConfig, UsagePolicy, PMEM_MIN_SIZE};
 pub use error::{Error, Result};
 pub use heap::{free_any, free_any_fast, usable_size_any};

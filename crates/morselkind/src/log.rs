@@ -55,11 +55,6 @@ fn flags() -> u8 {
     f
 }
 
-/// Whether `MEMKIND_DEBUG=1`: memkind's information and error messages are printed.
-pub fn memkind_debug() -> bool {
-    flags() & MEMKIND_DEBUG != 0
-}
-
 /// Whether `MORSELKIND_DEBUG=1`: morselkind's own decisions are printed.
 pub fn morselkind_debug() -> bool {
     flags() & MORSELKIND_DEBUG != 0

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use morsel::sys::{MPOL_BIND, MPOL_INTERLEAVE, MPOL_PREFERRED};
-use morselkind::statics::placements;
+use morselkind::placements;
 use morselkind::{Error, Placements, StaticKind as S};
 use topology::{Env, Hmat, Node, Topology};
 
