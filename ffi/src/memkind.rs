@@ -331,35 +331,11 @@ pub unsafe extern "C" fn memkind_check_dax_path(pmem_dir: *const c_char) -> c_in
         }
         // SAFETY: the caller passes a C string.
         let dir = unsafe { CStr::from_ptr(pmem_dir) };
-        let Ok(source) = morsel::Source::tmpfile(Path::new(std::ffi::OsStr::from_bytes(dir.to_bytes())))
-        else {
-            return code(Error::Runtime);
-        };
-        let Some(fd) = source.fd().map(|f| std::os::fd::AsRawFd::as_raw_fd(&f)) else {
-            return code(Error::Runtime);
-        };
-        let page = morsel::PAGE_SIZE;
-        // SAFETY: ftruncate and mmap on our own fd; the mapping is unmapped at once.
-        unsafe {
-            if libc::ftruncate(fd, page as libc::off_t) != 0 {
-                return code(Error::Runtime);
-            }
-            const MAP_SHARED_VALIDATE: c_int = 0x03;
-            const MAP_SYNC: c_int = 0x80000;
-            let p = libc::mmap(
-                std::ptr::null_mut(),
-                page,
-                libc::PROT_READ | libc::PROT_WRITE,
-                MAP_SHARED_VALIDATE | MAP_SYNC,
-                fd,
-                0,
-            );
-            if p == libc::MAP_FAILED {
-                return code(Error::Mmap);
-            }
-            libc::munmap(p, page);
+        match morsel::sys::map_sync_probe(dir) {
+            Ok(true) => MEMKIND_SUCCESS,
+            Ok(false) => code(Error::Mmap),
+            Err(_) => code(Error::Runtime),
         }
-        MEMKIND_SUCCESS
     })
 }
 

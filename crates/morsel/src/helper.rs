@@ -44,9 +44,7 @@ pub fn jobs() -> u64 {
     JOBS.load(Ordering::Relaxed)
 }
 
-const MPOL_DEFAULT: i32 = 0;
-const MPOL_PREFERRED: i32 = 1;
-const MPOL_LOCAL: i32 = 4;
+use crate::sys::{MPOL_DEFAULT, MPOL_LOCAL, MPOL_PREFERRED};
 
 /// `MADV_POPULATE_WRITE` over `[addr, addr+len)`, the second half (at a multiple of `granule`)
 /// by the helper thread when the run is long enough and the helper is free.
@@ -91,37 +89,12 @@ pub unsafe fn populate_write(addr: usize, len: usize, granule: usize) -> SysResu
 /// The calling thread's memory policy as (mode, first 64 nodes of its mask); the default
 /// (local) policy becomes "prefer the node this thread runs on".
 fn caller_policy() -> (i32, u64) {
-    let mut mode: libc::c_int = MPOL_DEFAULT;
-    let mut mask: u64 = 0;
-    // SAFETY: the kernel writes one int and one 64-bit mask word through the pointers.
-    let rc = unsafe {
-        libc::syscall(
-            libc::SYS_get_mempolicy,
-            &mut mode as *mut libc::c_int,
-            &mut mask as *mut u64,
-            65usize,
-            0usize,
-            0usize,
-        )
-    };
-    if rc != 0 || mode == MPOL_DEFAULT || mode == MPOL_LOCAL {
-        return (MPOL_PREFERRED, 1u64.checked_shl(current_node()).unwrap_or(0));
-    }
-    (mode, mask)
-}
-
-/// The node of the CPU the calling thread runs on (0 where getcpu fails).
-fn current_node() -> u32 {
-    let mut cpu: libc::c_uint = 0;
-    let mut node: libc::c_uint = 0;
-    // SAFETY: the kernel writes two unsigned ints through the pointers.
-    let rc = unsafe {
-        libc::syscall(libc::SYS_getcpu, &mut cpu as *mut libc::c_uint, &mut node as *mut libc::c_uint, 0usize)
-    };
-    if rc == 0 {
-        node
-    } else {
-        0
+    match crate::sys::thread_policy() {
+        Ok((mode, mask)) if mode != MPOL_DEFAULT && mode != MPOL_LOCAL => (mode, mask),
+        _ => {
+            let node = crate::sys::current_cpu().map_or(0, |(_, node)| node);
+            (MPOL_PREFERRED, 1u64.checked_shl(node).unwrap_or(0))
+        }
     }
 }
 

@@ -287,6 +287,8 @@ pub const MPOL_PREFERRED: libc::c_int = 1;
 pub const MPOL_BIND: libc::c_int = 2;
 /// Round-robin over the given nodes.
 pub const MPOL_INTERLEAVE: libc::c_int = 3;
+/// Allocate on the node of the CPU that faults.
+pub const MPOL_LOCAL: libc::c_int = 4;
 /// Prefer any of several nodes (Linux 5.15).
 pub const MPOL_PREFERRED_MANY: libc::c_int = 5;
 
@@ -325,6 +327,40 @@ pub fn node_of(addr: usize) -> SysResult<i32> {
     } else {
         Err(Errno::last())
     }
+}
+
+/// The calling thread's memory policy and the first 64 nodes of its mask (get_mempolicy
+/// without flags).
+pub fn thread_policy() -> SysResult<(i32, u64)> {
+    let mut mode: libc::c_int = 0;
+    let mut mask: u64 = 0;
+    // SAFETY: the kernel writes one int and one 64-bit mask word through the pointers.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_get_mempolicy,
+            &mut mode as *mut libc::c_int,
+            &mut mask as *mut u64,
+            65usize,
+            0usize,
+            0usize,
+        )
+    };
+    if rc == 0 {
+        Ok((mode, mask))
+    } else {
+        Err(Errno::last())
+    }
+}
+
+/// The CPU the calling thread runs on and that CPU's NUMA node, as the kernel says (getcpu).
+pub fn current_cpu() -> Option<(u32, u32)> {
+    let mut cpu: libc::c_uint = 0;
+    let mut node: libc::c_uint = 0;
+    // SAFETY: the kernel writes two unsigned ints through the pointers.
+    let rc = unsafe {
+        libc::syscall(libc::SYS_getcpu, &mut cpu as *mut libc::c_uint, &mut node as *mut libc::c_uint, 0usize)
+    };
+    (rc == 0).then_some((cpu, node))
 }
 
 /// The policy and node mask that apply at `addr` (get_mempolicy with MPOL_F_ADDR).
@@ -428,14 +464,13 @@ pub fn fs_capacity(fd: BorrowedFd<'_>) -> SysResult<u64> {
 }
 
 /// Whether a file in `dir` can be mapped with `MAP_SYNC` (the directory is on a DAX
-/// filesystem): maps one page of an unlinked temporary file and unmaps it again.
-pub fn dir_supports_map_sync(dir: &CStr) -> bool {
+/// filesystem): maps one page of an unlinked temporary file and unmaps it again. `Err` when no
+/// file can be made (or sized) there, `Ok(false)` when the mapping is refused.
+pub fn map_sync_probe(dir: &CStr) -> SysResult<bool> {
     const MAP_SHARED_VALIDATE: libc::c_int = 0x03;
     const MAP_SYNC: libc::c_int = 0x80000;
-    let Ok(fd) = open_tmpfile(dir) else { return false };
-    if ftruncate(fd.as_fd(), crate::PAGE_SIZE as u64).is_err() {
-        return false;
-    }
+    let fd = open_tmpfile(dir)?;
+    ftruncate(fd.as_fd(), crate::PAGE_SIZE as u64)?;
     // SAFETY: a new mapping at a kernel-chosen address, unmapped below.
     let raw = unsafe {
         libc::mmap(
@@ -448,11 +483,16 @@ pub fn dir_supports_map_sync(dir: &CStr) -> bool {
         )
     };
     if raw == libc::MAP_FAILED {
-        return false;
+        return Ok(false);
     }
     // SAFETY: the mapping made just above.
     let _ = unsafe { unmap(raw as usize, crate::PAGE_SIZE) };
-    true
+    Ok(true)
+}
+
+/// Whether `dir` is on a DAX filesystem ([`map_sync_probe`] succeeds).
+pub fn dir_supports_map_sync(dir: &CStr) -> bool {
+    map_sync_probe(dir) == Ok(true)
 }
 
 /// Page faults of this process so far, minor and major (getrusage). A fault on a hole of a

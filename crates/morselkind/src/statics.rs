@@ -41,11 +41,8 @@ static CPU_NODE: [AtomicU16; MAX_CPUS] = [const { AtomicU16::new(0) }; MAX_CPUS]
 
 /// The NUMA node of the CPU the calling thread runs on (0 when unknown).
 pub fn current_node() -> usize {
-    // SAFETY: sched_getcpu takes no arguments and only reads the vDSO/CPU state.
-    let cpu = unsafe { libc::sched_getcpu() };
-    if cpu < 0 {
-        return 0;
-    }
+    // Our own CPU → node table, not getcpu's node: a synthetic topology may differ.
+    let Some((cpu, _)) = morsel::sys::current_cpu() else { return 0 };
     CPU_NODE.get(cpu as usize).map_or(0, |n| n.load(Ordering::Relaxed) as usize)
 }
 
