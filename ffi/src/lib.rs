@@ -38,17 +38,7 @@ static CONSTRUCT: extern "C" fn(libc::c_int, *const *const libc::c_char, *const 
 /// memkind's `memkind_t`.
 pub type MemkindT = *const KindInner;
 
-/// Runs `f`; a panic returns `fail` instead of unwinding across `extern "C"`.
-#[inline(always)]
-pub(crate) fn guard<T>(fail: T, f: impl FnOnce() -> T) -> T {
-    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or(fail)
-}
-
-/// Sets the calling thread's errno.
-pub(crate) fn set_errno(e: i32) {
-    // SAFETY: __errno_location returns the calling thread's errno slot.
-    unsafe { *libc::__errno_location() = e };
-}
+pub(crate) use morselkind_cabi::{guard, set_errno};
 
 /// The kind behind a `memkind_t`, if it points into the kind table.
 #[inline]

@@ -407,9 +407,7 @@ type WriteCb = unsafe extern "C" fn(*mut c_void, *const c_char);
 
 unsafe extern "C" fn write_stderr(_: *mut c_void, s: *const c_char) {
     // SAFETY: jemalloc passes a C string.
-    let bytes = unsafe { CStr::from_ptr(s) }.to_bytes();
-    use std::io::Write;
-    let _ = std::io::stderr().write_all(bytes);
+    morselkind_cabi::write_stderr(unsafe { CStr::from_ptr(s) }.to_bytes());
 }
 
 #[no_mangle]

@@ -185,22 +185,10 @@ fn tiering() -> Option<&'static Tiering> {
     unsafe { TIERING.load(Ordering::Acquire).as_ref() }
 }
 
-fn set_errno(e: c_int) {
-    // SAFETY: __errno_location returns the calling thread's errno slot.
-    unsafe { *libc::__errno_location() = e };
-}
+use morselkind_cabi::{guard, set_errno};
 
 fn write_stderr(msg: &str) {
-    let mut off = 0;
-    let bytes = msg.as_bytes();
-    while off < bytes.len() {
-        // SAFETY: writes from a live buffer to fd 2.
-        let n = unsafe { libc::write(2, bytes[off..].as_ptr().cast(), bytes.len() - off) };
-        if n <= 0 {
-            break;
-        }
-        off += n as usize;
-    }
+    morselkind_cabi::write_stderr(msg.as_bytes())
 }
 
 // ---- start-up ----
@@ -430,12 +418,6 @@ fn do_aligned(align: usize, size: usize) -> *mut c_void {
         return unsafe { __libc_memalign(align, size) };
     };
     tiered(t, size, |k| memtier::kind_aligned(k, align, size))
-}
-
-/// Runs `f`; a panic becomes `fail` instead of unwinding into C.
-#[inline(always)]
-fn guard<T>(fail: T, f: impl FnOnce() -> T) -> T {
-    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or(fail)
 }
 
 /// # Safety
