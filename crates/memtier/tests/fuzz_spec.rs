@@ -55,7 +55,10 @@ fn tiers_text() -> impl Strategy<Value = String> {
             s
         });
     prop_oneof![
-        (prop::collection::vec(tier, 0..4), prop::sample::select(vec!["STATIC_RATIO", "DYNAMIC_THRESHOLD", "X"]))
+        (
+            prop::collection::vec(tier, 0..4),
+            prop::sample::select(vec!["STATIC_RATIO", "DYNAMIC_THRESHOLD", "X"])
+        )
             .prop_map(|(tiers, p)| {
                 let mut s = tiers.join(";");
                 s.push_str(&format!(";POLICY:{p}"));
@@ -69,10 +72,7 @@ fn tiers_text() -> impl Strategy<Value = String> {
 fn thresholds_text() -> impl Strategy<Value = Option<String>> {
     prop::option::of(prop_oneof![
         prop::collection::vec(
-            (
-                prop::sample::select(vec!["INIT_VAL", "MIN_VAL", "MAX_VAL", "VAL", ""]),
-                "[0-9]{0,21}[KMG]?"
-            )
+            (prop::sample::select(vec!["INIT_VAL", "MIN_VAL", "MAX_VAL", "VAL", ""]), "[0-9]{0,21}[KMG]?")
                 .prop_map(|(n, v)| format!("{n}:{v}")),
             0..5
         )

@@ -223,6 +223,7 @@ impl Builder {
                 table: HashTable::new(),
                 slots: Vec::new(),
                 free_slots: Vec::new(),
+                pending: Vec::with_capacity(PENDING),
                 head: NIL,
                 tail: NIL,
                 heap: Heap::new(units, step),
@@ -253,7 +254,17 @@ struct Slot {
     entry: Option<Arc<Entry>>,
     prev: u32,
     next: u32,
+    /// Bumped each time the slot takes a new entry, so a stale pending use is recognised.
+    gen: u32,
+    /// A use of the entry waits in `Inner::pending` (an entry waits there once at most).
+    pending: bool,
 }
+
+/// Entries used since the LRU list was last brought up to date. As in libvmemcache, a hit does
+/// not move its entry at once: the entries used are moved to the front, in the order of their
+/// first use, when the eviction victim turns out to be one of them or when this many wait, so
+/// a hit costs a push.
+const PENDING: usize = 4096;
 
 /// Everything the lock guards.
 struct Inner {
@@ -261,6 +272,8 @@ struct Inner {
     table: HashTable<u32>,
     slots: Vec<Slot>,
     free_slots: Vec<u32>,
+    /// Hits not yet applied to the LRU list: (slot, generation).
+    pending: Vec<(u32, u32)>,
     /// Most recently used.
     head: u32,
     /// Least recently used.
@@ -313,8 +326,41 @@ impl Inner {
         }
     }
 
-    /// The least recently used entry nobody is evicting yet, marked as being evicted.
-    fn pick_victim(&self) -> Option<Arc<Entry>> {
+    /// Records a hit on slot `s`; applies the waiting ones first if the buffer is full.
+    fn used(&mut self, s: u32) {
+        if self.slots[s as usize].pending {
+            return;
+        }
+        if self.pending.len() == PENDING {
+            self.apply_pending();
+        }
+        let slot = &mut self.slots[s as usize];
+        slot.pending = true;
+        let gen = slot.gen;
+        self.pending.push((s, gen));
+    }
+
+    /// Moves the entries used since the last call to the front of the LRU list, in order.
+    fn apply_pending(&mut self) {
+        let pending = std::mem::take(&mut self.pending);
+        for &(s, gen) in &pending {
+            let slot = &mut self.slots[s as usize];
+            if slot.gen == gen && slot.entry.is_some() {
+                slot.pending = false;
+                self.touch(s);
+            }
+        }
+        self.pending = pending;
+        self.pending.clear();
+    }
+
+    /// The least recently used entry nobody is evicting yet, marked as being evicted. As in
+    /// libvmemcache, the waiting uses are applied only when the least recently used entry is
+    /// one of them (then it is not the victim after all).
+    fn pick_victim(&mut self) -> Option<Arc<Entry>> {
+        if self.tail != NIL && self.slots[self.tail as usize].pending {
+            self.apply_pending();
+        }
         let mut s = self.tail;
         while s != NIL {
             let e = self.entry(s);
@@ -459,7 +505,7 @@ impl Cache {
         let slot = match g.free_slots.pop() {
             Some(s) => s,
             None => {
-                g.slots.push(Slot { entry: None, prev: NIL, next: NIL });
+                g.slots.push(Slot { entry: None, prev: NIL, next: NIL, gen: 0, pending: false });
                 (g.slots.len() - 1) as u32
             }
         };
@@ -472,6 +518,8 @@ impl Cache {
             evicting: AtomicBool::new(false),
         });
         g.slots[slot as usize].entry = Some(entry);
+        g.slots[slot as usize].gen = g.slots[slot as usize].gen.wrapping_add(1);
+        g.slots[slot as usize].pending = false;
         g.push_front(slot);
         let hasher = &self.hasher;
         let Inner { table, slots, .. } = &mut *g;
@@ -498,17 +546,17 @@ impl Cache {
                 if let Some(runs) = heap.alloc(units, &mut commit) {
                     return Ok(runs);
                 }
-                let full = || match g.commit_error {
+                let full = |commit_error: Option<Errno>| match commit_error {
                     Some(e) => Error::Sys("allocating pool blocks", e),
                     None => Error::NoSpace("not enough space in the pool".into()),
                 };
                 if self.policy == Policy::None {
-                    return Err(full());
+                    return Err(full(g.commit_error));
                 }
                 match g.pick_victim() {
                     Some(v) => v,
                     None if g.heap.available() >= units => continue, // readers hold evicted extents
-                    None => return Err(full()),
+                    None => return Err(full(g.commit_error)),
                 }
             };
             self.evict_entry(victim);
@@ -539,7 +587,7 @@ impl Cache {
                 Some(s) => {
                     g.stats[Stat::Hit as usize] += 1;
                     if self.policy == Policy::Lru {
-                        g.touch(s);
+                        g.used(s);
                     }
                     Some(g.entry(s).clone())
                 }
