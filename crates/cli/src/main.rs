@@ -9,6 +9,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod cache;
 mod demo;
 mod info;
 mod json;
@@ -34,6 +35,9 @@ enum Command {
     /// Show the NUMA nodes, huge page and DAX status, every kind's nodes or why it is
     /// unavailable, and the environment variables honoured.
     Info(info::InfoArgs),
+    /// Run a small workload on a libvmemcache-style cache (vcache) in a file-backed pool and
+    /// show hits, evictions and pool utilization. Exits 1 if a check fails.
+    Cache(cache::CacheArgs),
     /// Run an unmodified program on tiered memory (libmorseltier, MEMKIND_MEM_TIERS), then show
     /// what each tier received. Exits with the program's status.
     Run(run::RunArgs),
@@ -42,6 +46,7 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match &cli.command {
+        Command::Cache(args) => cache::run(args),
         Command::Demo(args) => demo::run(args),
         Command::Info(args) => info::run(args),
         Command::Run(args) => run::run(args),
