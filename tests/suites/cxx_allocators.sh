@@ -5,6 +5,8 @@
 # of strings to vectors) through std::scoped_allocator_adaptor, every block checked to come from
 # the allocator's kind. For reference the same program is built against memkind's headers and
 # library (not required to pass: its moved-from allocators lose their kind).
+ROOT="${ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}"
+export ROOT
 set -uo pipefail
 SUITE=cxx_allocators
 . "$ROOT/tests/lib.sh"

@@ -4,6 +4,8 @@
 # gives memory back (ACTIVE, RESIDENT and the PMEM file's blocks drop); with background threads
 # on, a PMEM kind's freed memory goes back while the program makes no allocation call (and with
 # them off it does not). The defrag half also runs against memkind, for reference.
+ROOT="${ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}"
+export ROOT
 set -uo pipefail
 SUITE=defrag_bgthreads
 . "$ROOT/tests/lib.sh"

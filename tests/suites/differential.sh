@@ -7,6 +7,8 @@
 # Then the kind table is filled (memkind stops early with ARENAS_CREATE; we fill every slot and
 # answer ARENAS_CREATE too), and ours is checked where memkind crashes (issue #634). Every PMEM directory
 # must be left empty.
+ROOT="${ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}"
+export ROOT
 set -uo pipefail
 SUITE=differential
 . "$ROOT/tests/lib.sh"

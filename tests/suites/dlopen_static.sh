@@ -5,6 +5,8 @@
 #    several threads, also with glibc's optional static TLS surplus set to 0;
 # 2. a C program linked with libmorselkind.a (the rest dynamic), and one linked fully static
 #    (-static), both work without libmorselkind.so.
+ROOT="${ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}"
+export ROOT
 set -uo pipefail
 SUITE=dlopen_static
 . "$ROOT/tests/lib.sh"

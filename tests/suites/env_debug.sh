@@ -15,6 +15,8 @@
 #    "Initializing kind memkind_hbw." on both sides; without it nothing is printed; another
 #    value prints memkind's MEMKIND_WARNING once;
 #  - MORSELKIND_DEBUG=1 makes ours (only) explain itself with MORSELKIND_INFO lines.
+ROOT="${ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}"
+export ROOT
 set -uo pipefail
 SUITE=env_debug
 . "$ROOT/tests/lib.sh"

@@ -7,6 +7,8 @@
 #    memkind does (check code, allocation, policy, mask);
 #  - without them, on a machine with one NUMA node, those kinds are unavailable (non-zero check
 #    code, memkind_malloc gives NULL) with memkind's own codes.
+ROOT="${ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}"
+export ROOT
 set -uo pipefail
 SUITE=env_overrides
 . "$ROOT/tests/lib.sh"

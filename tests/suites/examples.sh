@@ -6,6 +6,8 @@
 # Every one must print PASS and exit 0. For reference the same sources are built against the
 # system memkind (its headers, -lmemkind) and run once; memkind's results are reported, not
 # required.
+ROOT="${ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}"
+export ROOT
 set -uo pipefail
 SUITE=examples
 . "$ROOT/tests/lib.sh"

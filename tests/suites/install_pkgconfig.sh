@@ -3,6 +3,8 @@
 # libmorselkind.so, its .so.0 link and libmorselkind.a; include; lib/pkgconfig/morselkind.pc);
 # a C program is built with `pkg-config --cflags --libs morselkind` (dynamic) and with
 # `pkg-config --static --cflags --libs morselkind` and -static (static), and both run.
+ROOT="${ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}"
+export ROOT
 set -uo pipefail
 SUITE=install_pkgconfig
 . "$ROOT/tests/lib.sh"

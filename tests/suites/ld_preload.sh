@@ -3,6 +3,8 @@
 # LD_PRELOAD=libmorselkind.so: the dynamic linker binds its memkind_* calls to our library
 # (LD_DEBUG=bindings shows it), and the program's own checks pass. The same binary run without
 # the preload is the control (memkind answers, and passes the same checks).
+ROOT="${ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}"
+export ROOT
 set -uo pipefail
 SUITE=ld_preload
 . "$ROOT/tests/lib.sh"

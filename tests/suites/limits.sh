@@ -5,6 +5,8 @@
 # tier. Every case runs against morselkind and against the system memkind 1.14; memkind's
 # outcome is printed beside ours, not judged. Ours fails the suite on any signal, a wrong
 # answer, an fd left open or a file left behind.
+ROOT="${ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}"
+export ROOT
 set -uo pipefail
 SUITE=limits
 . "$ROOT/tests/lib.sh"

@@ -2,6 +2,8 @@
 # Differential: memkind_memtier.h. tests/c/memtier_api.c is built against memkind 1.14 and
 # against libmorselkind, both outputs are compared line by line (lines starting with "~" are
 # shown side by side, not compared: memkind's crashes and bugs we deliberately do not copy).
+ROOT="${ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}"
+export ROOT
 set -uo pipefail
 . "$ROOT/tests/lib.sh"
 

@@ -15,6 +15,8 @@
 #   glibc, median of several alternating runs, wall and CPU time (target ≤ 1.2×; the suite
 #   fails only past 1.5× CPU, where noise cannot be the reason).
 # Installs nothing: missing programs make it skip (bash tests/deps.sh installs them).
+ROOT="${ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}"
+export ROOT
 set -uo pipefail
 SUITE=tiering
 . "$ROOT/tests/lib.sh"

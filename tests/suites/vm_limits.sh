@@ -9,6 +9,8 @@
 #     block it inherited, allocates, and the parent's data stays its own (no signal).
 # memkind's outcome is shown beside ours. Exit: 0 passed; 77 (loudly) only when the VM cannot
 # be built or booted here; else failed.
+ROOT="${ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}"
+export ROOT
 set -uo pipefail
 SUITE=vm_limits
 . "$ROOT/tests/lib.sh"

@@ -15,6 +15,8 @@
 #     ru_majflt: a DAX fault that allocates a file block is counted as major, so ru_minflt alone
 #     can hide a fault per page). The ideal is 256, one per 2 MiB.
 # Exit: 0 passed; 77 (loudly) only when the VM cannot be built or booted here; else failed.
+ROOT="${ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}"
+export ROOT
 set -uo pipefail
 SUITE=vm_placement
 . "$ROOT/tests/lib.sh"

@@ -13,6 +13,8 @@
 #   and prototypes (a C file including both in turn, compiled with -Werror).
 # - LD_PRELOAD: the reference-linked harness runs on libmorselcache.so.0 and gives the same
 #   output as the build linked against ours; libvmemcache.so.0 stays its DT_NEEDED.
+ROOT="${ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}"
+export ROOT
 set -uo pipefail
 . "$(dirname "$0")/../lib.sh"
 
