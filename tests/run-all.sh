@@ -18,18 +18,18 @@ if ! cargo build --release --workspace; then
   exit 1
 fi
 echo "== cargo test --release --workspace"
-if cargo test --release --workspace 2>&1 | tee $LOGS/cargo-test.log; then
+if cargo test --release --workspace 2>&1 | tee "$LOGS/cargo-test.log"; then
   pass=$((pass + 1))
 else
   fail=$((fail + 1)); failed+=("cargo test")
 fi
-grep -E "^test result:" $LOGS/cargo-test.log | awk '{p+=$4; f+=$6; i+=$8} END {print "cargo tests: " p " passed, " f " failed, " i " ignored"}'
+grep -E "^test result:" "$LOGS/cargo-test.log" | awk '{p+=$4; f+=$6; i+=$8} END {print "cargo tests: " p " passed, " f " failed, " i " ignored"}'
 
 # The thread caches' busy-window handshake under loom (every interleaving; crates/morselkind/
 # src/busy.rs). cfg(loom) rebuilds the dependencies, so it has a target directory of its own.
 echo "== loom: the busy window"
 if RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR="$ROOT/target/loom" cargo test --release -p morselkind --lib busy::loom 2>&1 |
-    tee $LOGS/loom.log | grep -E "^test |^test result"; grep -q "^test result: ok. 1 passed" $LOGS/loom.log; then
+    tee "$LOGS/loom.log" | grep -E "^test |^test result"; grep -q "^test result: ok. 1 passed" "$LOGS/loom.log"; then
   pass=$((pass + 1))
 else
   fail=$((fail + 1)); failed+=("loom")
