@@ -300,7 +300,7 @@ impl Morsel {
     }
 
     /// Allocates the file blocks of `[addr, addr+len)`, rounded out to whole [`CHUNK`]s, one
-    /// commit per chunk not yet claimed (`Source::commit_chunk`): a small file kind's commits. A chunk whose
+    /// `fallocate` per chunk not yet claimed: a small file kind's commits on tmpfs. A chunk whose
     /// allocation fails is left unclaimed and the error returned.
     pub fn allocate_chunks(&self, source: &Source, addr: usize, len: usize) -> SysResult<()> {
         self.check_range(addr, len)?;
@@ -314,7 +314,7 @@ impl Morsel {
             if chunks.claim(c) {
                 let start = c * CHUNK;
                 let end = (start + CHUNK).min(self.len);
-                if let Err(e) = source.commit_chunk(self.offset + start as u64, (end - start) as u64) {
+                if let Err(e) = source.commit(self.offset + start as u64, (end - start) as u64) {
                     chunks.clear(c);
                     return Err(e);
                 }

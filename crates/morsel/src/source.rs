@@ -268,19 +268,23 @@ impl Source {
         sys::write_zeroes(fd, offset, len)
     }
 
-    /// [`Source::commit`] for a small kind's chunk (`Morsel::allocate_chunks`). On a disk
-    /// filesystem, zeroes written through the page cache reserve the blocks: ext4 and XFS
-    /// delay allocating them (delalloc), so no extent is made and a file dropped before
-    /// writeback frees none, where `fallocate` allocates extents and freeing them at close costs
-    /// journal work (and a discard): 130 µs against 390 µs for a 256 KiB chunk of a short-lived
-    /// file on this machine's ext4. The page cache pages written are the ones first touch would
-    /// have made. A write that finds no room answers ENOSPC or EDQUOT, as `fallocate` does.
-    /// tmpfs allocates its pages either way, and `fallocate` does it without a copy.
-    pub fn commit_chunk(&self, offset: u64, len: u64) -> SysResult<()> {
+    /// Whether the filesystem reserves blocks for data written through the page cache without
+    /// allocating them (a disk filesystem: ext4 and XFS delay allocation), so that
+    /// [`Source::commit_by_writing`] is the cheaper commit for a small kind. tmpfs allocates its
+    /// pages either way, and `fallocate` does it without a copy.
+    pub fn delays_allocation(&self) -> bool {
+        self.fd.is_some() && self.margin.load(Ordering::Relaxed) != 0
+    }
+
+    /// [`Source::commit`] by writing zeroes over exactly `[offset, offset+len)`, which the
+    /// caller is committing and nobody uses yet (never more: a write would destroy what others
+    /// hold). On ext4 and XFS the write reserves the blocks (delalloc) without making extents,
+    /// so a short-lived file frees none at close, where `fallocate` makes extents and freeing
+    /// them costs journal work and a discard: 130 µs against 390 µs per 256 KiB of a
+    /// short-lived file on this machine's ext4. The page cache pages written are the ones first
+    /// touch would have made. No room answers ENOSPC or EDQUOT, as `fallocate` does.
+    pub fn commit_by_writing(&self, offset: u64, len: u64) -> SysResult<()> {
         let Some(fd) = self.fd() else { return Ok(()) };
-        if self.margin.load(Ordering::Relaxed) == 0 {
-            return self.commit(offset, len);
-        }
         self.check_room(fd, len)?;
         sys::write_zeroes(fd, offset, len)
     }

@@ -644,10 +644,14 @@ impl Provider {
             // A size-limited kind allocates exactly what it commits, so the blocks in use
             // (st_blocks) never exceed its limit.
             exact()
+        } else if !large && !self.config.eager && self.source.delays_allocation() {
+            // A small kind on a disk filesystem reserves exactly what it commits by writing
+            // zeroes: no extents made, none to free when a short-lived kind goes.
+            self.source.commit_by_writing(m.offset_of(addr), len as u64).map(|()| len)
         } else if !large && !self.config.eager {
-            // A small kind allocates 256 KiB chunks: one system call for the first slabs of a
-            // short-lived kind, and little of the filesystem taken. With less than a chunk
-            // left on the filesystem, the exact range may still fit.
+            // A small kind on tmpfs allocates 256 KiB chunks: one system call for the first
+            // slabs of a short-lived kind, and little of the filesystem taken. With less than a
+            // chunk left on the filesystem, the exact range may still fit.
             m.allocate_chunks(&self.source, addr, len).map(|()| len).or_else(|e| match e.0 {
                 libc::ENOSPC | libc::EDQUOT => exact(),
                 _ => Err(e),

@@ -7,7 +7,6 @@
 
 use std::cell::RefCell;
 use std::ffi::{c_char, c_int, c_void, CStr};
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::Path;
 use std::sync::{Arc, Mutex, OnceLock};
 
@@ -31,10 +30,7 @@ thread_local! {
     static MESSAGE: RefCell<[u8; 256]> = const { RefCell::new([0; 256]) };
 }
 
-fn set_errno(e: c_int) {
-    // SAFETY: __errno_location returns this thread's errno, always valid to write.
-    unsafe { *libc::__errno_location() = e };
-}
+use morselkind_cabi::set_errno;
 
 /// Records `msg` as this thread's last error message and sets errno.
 fn fail(errno: c_int, msg: &str) {
@@ -53,7 +49,7 @@ fn fail_with(e: &Error) {
 
 /// Runs `f`, answering `err` (after setting EINVAL) if it panics.
 fn guard<T>(err: T, f: impl FnOnce() -> T) -> T {
-    catch_unwind(AssertUnwindSafe(f)).unwrap_or_else(|_| {
+    morselkind_cabi::guard(None, || Some(f())).unwrap_or_else(|| {
         fail(libc::EINVAL, "internal error");
         err
     })
