@@ -68,7 +68,7 @@ pub use allocator_api2;
 
 pub use alloc::KindAlloc;
 pub use dynamic::{PmemConfig, UsagePolicy, PMEM_MIN_SIZE};
-pub use error::{Error, Result};
+pub use error::{describe_errno, errno_name, Error, Result};
 pub use heap::{free_any, free_any_fast, usable_size_any};
 pub use je::ArenaStats;
 pub use kind::{live_kinds, Kind, KindInner, KindSpec, StaticKind, MAX_ARENAS, MAX_KIND, NUM_STATIC};
