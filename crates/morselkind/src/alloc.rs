@@ -62,7 +62,11 @@ impl KindAlloc {
     /// }
     /// ```
     pub const fn new(kind: Kind) -> KindAlloc {
-        KindAlloc { kind: AtomicPtr::new(kind.as_ptr() as *mut KindInner), init: None, failed: AtomicU64::new(0) }
+        KindAlloc {
+            kind: AtomicPtr::new(kind.as_ptr() as *mut KindInner),
+            init: None,
+            failed: AtomicU64::new(0),
+        }
     }
 
     /// An allocator whose kind is made by `init` on first use (for `#[global_allocator]`,
