@@ -109,15 +109,18 @@ fn library() -> Result<PathBuf, String> {
         return Ok(PathBuf::from(p));
     }
     let exe = std::env::current_exe().map_err(|e| format!("cannot find this executable: {e}"))?;
-    let lib = exe.parent().unwrap_or(Path::new(".")).join(LIBRARY);
-    if lib.is_file() {
-        Ok(lib)
-    } else {
-        Err(format!(
-            "{} not found next to {} (build it with `cargo build --release`, or name it in MORSELKIND_TIER_LIBRARY)",
-            LIBRARY,
+    let dir = exe.parent().unwrap_or(Path::new("."));
+    // The build tree (target/release), scripts/install.sh's PREFIX/bin and PREFIX/lib, and the
+    // Debian package's /usr/bin and /usr/lib/<multiarch>.
+    let multiarch = format!("../lib/{}-linux-gnu", std::env::consts::ARCH);
+    let candidates = [dir.join(LIBRARY), dir.join("../lib").join(LIBRARY), dir.join(multiarch).join(LIBRARY)];
+    match candidates.iter().find(|p| p.is_file()) {
+        Some(lib) => Ok(std::fs::canonicalize(lib).unwrap_or_else(|_| lib.clone())),
+        None => Err(format!(
+            "{LIBRARY} not found next to {} nor in ../lib (build it with `cargo build --release`, \
+             or name it in MORSELKIND_TIER_LIBRARY)",
             exe.display()
-        ))
+        )),
     }
 }
 
