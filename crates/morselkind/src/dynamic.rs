@@ -35,6 +35,14 @@ pub struct PmemConfig<'a> {
 
 impl<'a> PmemConfig<'a> {
     /// A configuration with the default policy.
+    ///
+    /// ```
+    /// use morselkind::{PmemConfig, UsagePolicy, PMEM_MIN_SIZE};
+    ///
+    /// let dir = std::env::temp_dir();
+    /// let config = PmemConfig { policy: UsagePolicy::Conservative, ..PmemConfig::new(&dir, PMEM_MIN_SIZE) };
+    /// assert_eq!(config.max_size, 16 << 20);
+    /// ```
     pub fn new(dir: &'a Path, max_size: usize) -> PmemConfig<'a> {
         PmemConfig { dir, max_size, policy: UsagePolicy::Default }
     }
