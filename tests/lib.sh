@@ -24,11 +24,13 @@ die() { echo "$SUITE: FAIL: $*" >&2; exit 1; }
 # skip REASON: exits 77 after saying why, loudly.
 skip() { echo "$SUITE: SKIPPED: $*" >&2; echo "$SUITE: SKIPPED: $*"; exit 77; }
 
-# need_ours: the release library must be built; makes the soname symlink it is linked by.
+# need_ours: the release library must be built, with the libmorselkind.so.0 link that programs
+# load it by (ffi/build.rs makes it; the suites do not, so a build tree without it fails here).
 need_ours() {
     [[ -f "$REL/libmorselkind.so" ]] || die "$REL/libmorselkind.so is missing: run cargo build --release"
     [[ -f "$REL/libmorselkind.a" ]] || die "$REL/libmorselkind.a is missing: run cargo build --release"
-    ln -sfn libmorselkind.so "$REL/libmorselkind.so.0"
+    [[ "$(readlink "$REL/libmorselkind.so.0")" == libmorselkind.so ]] ||
+        die "$REL/libmorselkind.so.0 is not a link to libmorselkind.so (ffi/build.rs makes it)"
 }
 
 # need_theirs: the system memkind (headers and library) must be installed.

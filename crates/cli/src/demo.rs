@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use hashbrown::{DefaultHashBuilder, HashMap};
-use morselkind::{Kind, PmemConfig};
+use morselkind::{Kind, PmemConfig, PMEM_MIN_SIZE};
 
 use crate::report::{self, describe_error, human, kind_label, ranges};
 
@@ -18,14 +18,15 @@ use crate::report::{self, describe_error, human, kind_label, ranges};
 pub struct DemoArgs {
     /// Entries in each kind's hash map (each bucket holds a u64 key and 64 bytes). The default
     /// fills 2^21 buckets to hashbrown's 7/8 load: a 146 MiB table per kind.
-    #[arg(long, default_value_t = 1_800_000)]
+    #[arg(long, default_value_t = 1_800_000, value_parser = parse_entries)]
     entries: usize,
     /// Directory for the PMEM kind's file [default: a fresh directory in the temp directory,
     /// removed at the end].
     #[arg(long)]
     dir: Option<PathBuf>,
-    /// Size limit of the PMEM kind, e.g. 512M or 2G (0: only the filesystem limits it).
-    #[arg(long, default_value = "0", value_parser = parse_size)]
+    /// Size limit of the PMEM kind, e.g. 512M or 2G: 0 (only the filesystem limits it) or at
+    /// least 16M (MEMKIND_PMEM_MIN_SIZE).
+    #[arg(long, default_value = "0", value_parser = parse_pmem_max)]
     pmem_max: usize,
     /// Leave out the HUGE kind (THP-backed morsels), even where THP is usable.
     #[arg(long)]
@@ -34,6 +35,24 @@ pub struct DemoArgs {
 
 fn parse_size(s: &str) -> Result<usize, String> {
     topology::parse_size(s).map(|n| n as usize).map_err(|e| e.to_string())
+}
+
+/// A PMEM kind's size limit, with the rule `run` (PMEM_SIZE_LIMIT) and memkind apply.
+fn parse_pmem_max(s: &str) -> Result<usize, String> {
+    let n = parse_size(s)?;
+    if n != 0 && n < PMEM_MIN_SIZE {
+        return Err(format!("{n} bytes; it must be 0 (no limit) or at least 16M ({PMEM_MIN_SIZE})"));
+    }
+    Ok(n)
+}
+
+/// The entries of each map: at least one, or there is nothing to put anywhere or check.
+fn parse_entries(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(0) => Err("it must be at least 1 (each kind's map needs an entry to show where it went)".into()),
+        Ok(n) => Ok(n),
+        Err(e) => Err(e.to_string()),
+    }
 }
 
 type Value = [u8; 64];

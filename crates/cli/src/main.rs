@@ -4,15 +4,18 @@
 //!   PMEM kind side by side, with what went where, checked.
 //! - `morselkind info`: nodes, huge pages, DAX, every kind and the environment options;
 //!   `--json`; `--hbw-nodes` / `--dax-kmem-nodes` as memkind's helper tools print them.
+//! - `morselkind run`: an unmodified program on tiered memory (libmorseltier).
+//! - `morselkind man DIR` (hidden): writes the man pages, made from these clap definitions.
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 
 mod cache;
 mod demo;
 mod info;
 mod json;
+mod man;
 mod report;
 mod run;
 
@@ -20,7 +23,7 @@ mod run;
 #[command(
     name = "morselkind",
     version,
-    about = "Kinds of memory on morsels: inspect the machine, run the demo"
+    about = "Kinds of memory on morsels: inspect the machine, run the demo, run programs on tiered memory"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -41,6 +44,10 @@ enum Command {
     /// Run an unmodified program on tiered memory (libmorseltier, MEMKIND_MEM_TIERS), then show
     /// what each tier received. Exits with the program's status.
     Run(run::RunArgs),
+    /// Write the man pages (morselkind.1 and one per subcommand) into a directory; used by
+    /// scripts/install.sh and the Debian packages.
+    #[command(hide = true)]
+    Man(man::ManArgs),
 }
 
 fn main() -> ExitCode {
@@ -50,5 +57,6 @@ fn main() -> ExitCode {
         Command::Demo(args) => demo::run(args),
         Command::Info(args) => info::run(args),
         Command::Run(args) => run::run(args),
+        Command::Man(args) => man::run(args, Cli::command()),
     }
 }

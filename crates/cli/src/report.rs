@@ -23,9 +23,11 @@ pub fn error_name(e: Error) -> &'static str {
     }
 }
 
-/// `<memkind> message (MEMKIND_ERROR_X = code)`, as memkind_error_message words it.
+/// `<memkind> message (MEMKIND_ERROR_X = code)`, as memkind_error_message words it, then the
+/// cause where the error knows one (`: the directory cannot hold ...: Permission denied (EACCES)`).
 pub fn describe_error(e: Error) -> String {
-    format!("<memkind> {} ({} = {})", e.message(), error_name(e), e.code())
+    let cause = if e.os_errno().is_some() { format!(": {e}") } else { String::new() };
+    format!("<memkind> {} ({} = {}){cause}", e.message(), error_name(e), e.code())
 }
 
 /// One static kind on this machine.

@@ -70,6 +70,18 @@ fn default_tiers() -> String {
     }
 }
 
+/// The parser's messages name MEMKIND_MEM_TIERS and MEMKIND_MEM_THRESHOLDS; say where the text
+/// really came from (`--tiers`, the environment, or the default).
+fn name_origin(message: String, tiers_origin: &str, thresholds_origin: &str) -> String {
+    if let Some(rest) = message.strip_prefix(TIERS_VAR) {
+        format!("{tiers_origin}{rest}")
+    } else if let Some(rest) = message.strip_prefix(THRESHOLDS_VAR) {
+        format!("{thresholds_origin}{rest}")
+    } else {
+        message
+    }
+}
+
 fn plan(args: &RunArgs) -> Result<Plan, String> {
     let env_tiers = std::env::var(TIERS_VAR).ok().filter(|s| !s.is_empty());
     let (tiers_text, origin) = match (&args.tiers, env_tiers) {
@@ -77,12 +89,15 @@ fn plan(args: &RunArgs) -> Result<Plan, String> {
         (None, Some(t)) => (t, TIERS_VAR),
         (None, None) => (default_tiers(), "the default"),
     };
+    let thresholds_origin = if args.thresholds.is_some() { "--thresholds" } else { THRESHOLDS_VAR };
+    let tiers_origin = if origin == "the default" { "the default tiers" } else { origin };
+    let named = |e: String| name_origin(e, tiers_origin, thresholds_origin);
     let thresholds_text = args.thresholds.clone().or_else(|| std::env::var(THRESHOLDS_VAR).ok());
-    let spec = Spec::parse(&tiers_text, thresholds_text.as_deref()).map_err(|e| e.to_string())?;
-    memtier::check_paths(&spec).map_err(|e| e.to_string())?;
+    let spec = Spec::parse(&tiers_text, thresholds_text.as_deref()).map_err(|e| named(e.to_string()))?;
+    memtier::check_paths(&spec).map_err(|e| named(e.to_string()))?;
     if spec.tiers.iter().any(|t| t.kind == TierKind::KmemDax) && !has_kmem_dax() {
         return Err(format!(
-            "{TIERS_VAR}: KIND:KMEM_DAX, but this machine has no KMEM DAX node \
+            "{tiers_origin}: KIND:KMEM_DAX, but this machine has no KMEM DAX node \
              (memory-only NUMA node; MEMKIND_DAX_KMEM_NODES can name one)"
         ));
     }
@@ -94,15 +109,18 @@ fn library() -> Result<PathBuf, String> {
         return Ok(PathBuf::from(p));
     }
     let exe = std::env::current_exe().map_err(|e| format!("cannot find this executable: {e}"))?;
-    let lib = exe.parent().unwrap_or(Path::new(".")).join(LIBRARY);
-    if lib.is_file() {
-        Ok(lib)
-    } else {
-        Err(format!(
-            "{} not found next to {} (build it with `cargo build --release`, or name it in MORSELKIND_TIER_LIBRARY)",
-            LIBRARY,
+    let dir = exe.parent().unwrap_or(Path::new("."));
+    // The build tree (target/release), scripts/install.sh's PREFIX/bin and PREFIX/lib, and the
+    // Debian package's /usr/bin and /usr/lib/<multiarch>.
+    let multiarch = format!("../lib/{}-linux-gnu", std::env::consts::ARCH);
+    let candidates = [dir.join(LIBRARY), dir.join("../lib").join(LIBRARY), dir.join(multiarch).join(LIBRARY)];
+    match candidates.iter().find(|p| p.is_file()) {
+        Some(lib) => Ok(std::fs::canonicalize(lib).unwrap_or_else(|_| lib.clone())),
+        None => Err(format!(
+            "{LIBRARY} not found next to {} nor in ../lib (build it with `cargo build --release`, \
+             or name it in MORSELKIND_TIER_LIBRARY)",
             exe.display()
-        ))
+        )),
     }
 }
 
@@ -164,6 +182,10 @@ pub fn run(args: &RunArgs) -> ExitCode {
         Some(t) => cmd.env(THRESHOLDS_VAR, t),
         None => cmd.env_remove(THRESHOLDS_VAR),
     };
+    // The banner first, so whatever the program (or libmorseltier in it) says comes after it.
+    if !args.quiet {
+        eprint!("{}", banner(&plan));
+    }
     // Like a shell running a job: ^C and ^\ are the program's; we stay to report.
     set_job_signals(libc::SIG_IGN);
     let started = std::time::Instant::now();
@@ -256,19 +278,24 @@ fn human(bytes: u64) -> String {
     }
 }
 
-/// The run's report. The policies balance *live* bytes, so the ratio is judged on each tier's
-/// live bytes averaged over the run (sampled every millisecond, weighted by time, summed over
-/// processes); bytes handed out in all are shown beside it.
-fn summary(plan: &Plan, text: &str, wall_ms: f64) -> String {
-    let (tiers, processes) = parse_report(text);
-    let mut out = format!(
+/// What the run is about to do: the policy, the tiers and where they came from.
+fn banner(plan: &Plan) -> String {
+    format!(
         "morselkind run: {} over {} tier{} (from {}): {}\n",
         plan.spec.policy.name(),
         plan.spec.tiers.len(),
         if plan.spec.tiers.len() == 1 { "" } else { "s" },
         plan.origin,
         plan.tiers_text
-    );
+    )
+}
+
+/// The run's report, after the program exited. The policies balance *live* bytes, so the ratio
+/// is judged on each tier's live bytes averaged over the run (sampled every millisecond,
+/// weighted by time, summed over processes); bytes handed out in all are shown beside it.
+fn summary(plan: &Plan, text: &str, wall_ms: f64) -> String {
+    let (tiers, processes) = parse_report(text);
+    let mut out = String::new();
     if tiers.is_empty() {
         out.push_str(
             "morselkind run: no tier report (the program exec'd nothing tiered, or exited without exit())\n",
@@ -345,5 +372,14 @@ mod tests {
         assert_eq!((tiers[&0].threshold, tiers[&1].threshold), (Some(99), None));
         assert_eq!((tiers[&1].ratio, tiers[&1].bytes), (4, 400));
         assert_eq!(human(3 << 20), "3.0 MiB");
+    }
+
+    #[test]
+    fn messages_name_where_the_spec_came_from() {
+        let m = |e: &str| name_origin(e.to_string(), "--tiers", "--thresholds");
+        assert_eq!(m("MEMKIND_MEM_TIERS: tier 2: PATH:/x: gone"), "--tiers: tier 2: PATH:/x: gone");
+        assert_eq!(m("MEMKIND_MEM_TIERS=\"a\": bad"), "--tiers=\"a\": bad");
+        assert_eq!(m("MEMKIND_MEM_THRESHOLDS: MIN_VAL"), "--thresholds: MIN_VAL");
+        assert_eq!(m("something else"), "something else");
     }
 }

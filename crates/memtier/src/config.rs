@@ -20,12 +20,22 @@ pub struct Tiering {
 }
 
 /// Checks what can be checked about a spec's tiers without creating anything: FS_DAX
-/// directories exist and are directories.
+/// directories exist, are directories, and this process may create files in them (a
+/// read-only directory or filesystem is named with its errno, EACCES or EROFS).
 pub fn check_paths(spec: &Spec) -> Result<(), SpecError> {
     for (i, t) in spec.tiers.iter().enumerate() {
         if let TierKind::FsDax { path, .. } = &t.kind {
             match std::fs::metadata(path) {
-                Ok(m) if m.is_dir() => {}
+                Ok(m) if m.is_dir() => {
+                    if let Err(errno) = writable(path) {
+                        return Err(SpecError(format!(
+                            "{TIERS_VAR}: tier {}: PATH:{}: cannot create the tier's file there: {}",
+                            i + 1,
+                            path.display(),
+                            morselkind::describe_errno(errno)
+                        )));
+                    }
+                }
                 Ok(_) => {
                     return Err(SpecError(format!(
                         "{TIERS_VAR}: tier {}: PATH:{} is not a directory",
@@ -42,6 +52,40 @@ pub fn check_paths(spec: &Spec) -> Result<(), SpecError> {
                 }
             }
         }
+    }
+    Ok(())
+}
+
+/// Whether this process may create a file in directory `dir`: an unlinked O_TMPFILE file is
+/// made and closed at once; where the filesystem has no O_TMPFILE, a named file is made and
+/// removed at once. Nothing is left behind. The errno if not (EACCES, EROFS, EPERM, ...).
+fn writable(dir: &std::path::Path) -> Result<(), i32> {
+    use std::os::unix::ffi::OsStrExt;
+    let Ok(c) = std::ffi::CString::new(dir.as_os_str().as_bytes()) else { return Err(libc::EINVAL) };
+    let last = || std::io::Error::last_os_error().raw_os_error().unwrap_or(libc::EACCES);
+    // SAFETY: `c` is a NUL-terminated path that outlives the call.
+    let fd = unsafe { libc::open(c.as_ptr(), libc::O_TMPFILE | libc::O_RDWR | libc::O_CLOEXEC, 0o600) };
+    if fd >= 0 {
+        // SAFETY: `fd` was just opened here and is closed once.
+        unsafe { libc::close(fd) };
+        return Ok(());
+    }
+    match last() {
+        libc::EOPNOTSUPP | libc::EISDIR | libc::EINVAL => {}
+        errno => return Err(errno),
+    }
+    // No O_TMPFILE there: a named file, removed at once (as the PMEM kind itself would do).
+    let mut template = dir.as_os_str().as_bytes().to_vec();
+    template.extend_from_slice(b"/.morselkind-check-XXXXXX\0");
+    // SAFETY: `template` is a writable, NUL-terminated buffer ending in XXXXXX.
+    let fd = unsafe { libc::mkstemp(template.as_mut_ptr().cast()) };
+    if fd < 0 {
+        return Err(last());
+    }
+    // SAFETY: mkstemp filled in the name in place and opened `fd`, which is closed once.
+    unsafe {
+        libc::unlink(template.as_ptr().cast());
+        libc::close(fd);
     }
     Ok(())
 }

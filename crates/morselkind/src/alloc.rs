@@ -4,15 +4,19 @@
 //! While a kind is being set up (on first use), the setup itself allocates; those nested
 //! requests are served from jemalloc's own DRAM arenas instead of recursing into the kind, and
 //! `dealloc` sends each pointer back to where the directory says it came from.
+//!
+//! A `with_init` whose init fails is not retried: the error is kept ([`KindAlloc::init_error`]),
+//! one line on stderr says why, and the allocator serves from `Kind::DEFAULT` (DRAM) from then
+//! on.
 
 use std::alloc::{GlobalAlloc, Layout};
 use std::cell::Cell;
 use std::ptr::NonNull;
-use std::sync::atomic::{AtomicPtr, Ordering};
+use std::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
 
 use allocator_api2::alloc::{AllocError, Allocator};
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::kind::{Kind, KindInner};
 use crate::meta::MetaAlloc;
 
@@ -23,25 +27,86 @@ thread_local! {
 /// jemalloc aligns every block of at least 16 bytes to 16.
 const NATURAL_ALIGN: usize = 16;
 
-/// A kind as a Rust allocator.
+/// A kind as a Rust allocator: `GlobalAlloc`, so a whole program can run on a kind, and
+/// allocator-api2's `Allocator` (a [`Kind`] is one too).
+///
+/// ```
+/// use morselkind::{Kind, KindAlloc};
+///
+/// #[global_allocator] // every allocation of the program on a kind
+/// static GLOBAL: KindAlloc = KindAlloc::new(Kind::DEFAULT);
+///
+/// let v = vec![1u32, 2, 3];
+/// assert_eq!(Kind::detect(v.as_ptr().cast()), Some(Kind::DEFAULT));
+/// ```
 pub struct KindAlloc {
     kind: AtomicPtr<KindInner>,
     init: Option<fn() -> Result<Kind>>,
+    /// Why `init` failed ([`Error::to_bits`]), 0 if it has not.
+    failed: AtomicU64,
 }
 
 impl KindAlloc {
     /// An allocator over `kind`.
+    ///
+    /// ```
+    /// use morselkind::allocator_api2::vec::Vec;
+    /// use morselkind::{Kind, KindAlloc};
+    ///
+    /// let huge = KindAlloc::new(Kind::HUGE);
+    /// let mut v = Vec::new_in(&huge);
+    /// v.resize(1 << 20, 0u8);
+    /// // HUGE is served where the machine has transparent huge pages, else it is unavailable.
+    /// if Kind::HUGE.ready().is_ok() {
+    ///     assert_eq!(Kind::detect(v.as_ptr()), Some(Kind::HUGE));
+    /// }
+    /// ```
     pub const fn new(kind: Kind) -> KindAlloc {
-        KindAlloc { kind: AtomicPtr::new(kind.as_ptr() as *mut KindInner), init: None }
+        KindAlloc {
+            kind: AtomicPtr::new(kind.as_ptr() as *mut KindInner),
+            init: None,
+            failed: AtomicU64::new(0),
+        }
     }
 
     /// An allocator whose kind is made by `init` on first use (for `#[global_allocator]`,
     /// where a dynamic kind cannot be made in a constant).
+    ///
+    /// If `init` fails it is not called again: the allocator keeps the error
+    /// ([`KindAlloc::init_error`]), writes one `MORSELKIND_WARNING` line on stderr saying why,
+    /// and allocates from [`Kind::DEFAULT`] (DRAM) from then on.
+    ///
+    /// ```
+    /// use std::path::Path;
+    /// use morselkind::allocator_api2::boxed::Box;
+    /// use morselkind::{Error, Kind, KindAlloc, PmemConfig};
+    ///
+    /// static IN_TMP: KindAlloc = KindAlloc::with_init(|| Kind::pmem(&PmemConfig::new(&std::env::temp_dir(), 0)));
+    /// static MISSING: KindAlloc =
+    ///     KindAlloc::with_init(|| Kind::pmem(&PmemConfig::new(Path::new("/no/such/dir"), 0)));
+    ///
+    /// let b = Box::new_in(42u64, &IN_TMP);
+    /// assert_eq!(Kind::detect((&*b as *const u64).cast()), IN_TMP.kind());
+    /// assert_eq!(IN_TMP.init_error(), None);
+    ///
+    /// // "MORSELKIND_WARNING: KindAlloc::with_init: ... No such file or directory (ENOENT); ..."
+    /// let b = Box::new_in(42u64, &MISSING);
+    /// assert_eq!(Kind::detect((&*b as *const u64).cast()), Some(Kind::DEFAULT));
+    /// assert_eq!(MISSING.init_error(), Some(Error::Directory(libc::ENOENT)));
+    /// assert_eq!(MISSING.kind(), Some(Kind::DEFAULT));
+    /// ```
     pub const fn with_init(init: fn() -> Result<Kind>) -> KindAlloc {
-        KindAlloc { kind: AtomicPtr::new(std::ptr::null_mut()), init: Some(init) }
+        KindAlloc { kind: AtomicPtr::new(std::ptr::null_mut()), init: Some(init), failed: AtomicU64::new(0) }
     }
 
-    /// The kind, making it if needed; `None` while it is being made or if making it failed.
+    /// Why the `init` of [`KindAlloc::with_init`] failed, if it was called and failed (the
+    /// allocator then serves from [`Kind::DEFAULT`]). `None` for [`KindAlloc::new`].
+    pub fn init_error(&self) -> Option<Error> {
+        Error::from_bits(self.failed.load(Ordering::Acquire))
+    }
+
+    /// The kind allocations come from, making it if needed: [`Kind::DEFAULT`] if `init`
+    /// failed, `None` while it is being made.
     #[inline]
     pub fn kind(&self) -> Option<Kind> {
         let p = self.kind.load(Ordering::Acquire);
@@ -58,9 +123,12 @@ impl KindAlloc {
             return None;
         }
         // Two threads may race to make it; the loser destroys its copy.
-        let made = init().ok();
+        let made = init();
         IN_SETUP.with(|s| s.set(false));
-        let made = made?;
+        let made = match made {
+            Ok(k) => k,
+            Err(e) => return Some(self.fall_back(e)),
+        };
         match self.kind.compare_exchange(
             std::ptr::null_mut(),
             made.as_ptr() as *mut KindInner,
@@ -72,6 +140,33 @@ impl KindAlloc {
                 // SAFETY: `made` was never handed out.
                 let _ = unsafe { made.destroy() };
                 Kind::from_ptr(winner)
+            }
+        }
+    }
+
+    /// `init` failed: DRAM from now on, the error kept and said once. The fallback is
+    /// published before the message is formatted, so the formatting's own allocations are
+    /// served by it.
+    #[cold]
+    fn fall_back(&self, e: Error) -> Kind {
+        let default = Kind::DEFAULT.as_ptr() as *mut KindInner;
+        self.failed.store(e.to_bits(), Ordering::Release);
+        match self.kind.compare_exchange(std::ptr::null_mut(), default, Ordering::AcqRel, Ordering::Acquire) {
+            Ok(_) => {
+                let text = format!(
+                    "MORSELKIND_WARNING: KindAlloc::with_init: making the kind failed ({e}; \
+                     MEMKIND_ERROR code {}); allocating from Kind::DEFAULT (DRAM) from now on\n",
+                    e.code()
+                );
+                morsel::sys::write_stderr(&[text.as_bytes()]);
+                Kind::DEFAULT
+            }
+            // Another thread made it meanwhile (or fell back first): use what it published.
+            Err(winner) => {
+                if winner != default {
+                    self.failed.store(0, Ordering::Release);
+                }
+                Kind::from_ptr(winner).unwrap_or(Kind::DEFAULT)
             }
         }
     }

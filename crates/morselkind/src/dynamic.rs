@@ -35,6 +35,14 @@ pub struct PmemConfig<'a> {
 
 impl<'a> PmemConfig<'a> {
     /// A configuration with the default policy.
+    ///
+    /// ```
+    /// use morselkind::{PmemConfig, UsagePolicy, PMEM_MIN_SIZE};
+    ///
+    /// let dir = std::env::temp_dir();
+    /// let config = PmemConfig { policy: UsagePolicy::Conservative, ..PmemConfig::new(&dir, PMEM_MIN_SIZE) };
+    /// assert_eq!(config.max_size, 16 << 20);
+    /// ```
     pub fn new(dir: &'a Path, max_size: usize) -> PmemConfig<'a> {
         PmemConfig { dir, max_size, policy: UsagePolicy::Default }
     }
@@ -43,6 +51,26 @@ impl<'a> PmemConfig<'a> {
 impl Kind {
     /// Creates a PMEM kind: memory from an unlinked temporary file in `config.dir`, used as
     /// volatile memory. Nothing is ever left in the directory.
+    ///
+    /// A size limit other than 0 below [`PMEM_MIN_SIZE`] is [`Error::Invalid`]; a directory
+    /// that cannot hold a file is [`Error::Directory`] with the errno (both are memkind's
+    /// `MEMKIND_ERROR_INVALID`). A directory that is not on a DAX filesystem works too: the
+    /// kind's memory is then the page cache of an ordinary file.
+    ///
+    /// ```
+    /// use morselkind::{Kind, PmemConfig};
+    ///
+    /// let dir = std::env::temp_dir();
+    /// let kind = Kind::pmem(&PmemConfig::new(&dir, 64 << 20))?; // at most 64 MiB
+    /// let p = kind.malloc(1 << 20)?;
+    /// assert_eq!(Kind::detect(p.as_ptr()), Some(kind));
+    /// // SAFETY: `p` is this kind's and is not used again; nothing else uses the kind.
+    /// unsafe {
+    ///     kind.free(p);
+    ///     kind.destroy()?;
+    /// }
+    /// # Ok::<(), morselkind::Error>(())
+    /// ```
     pub fn pmem(config: &PmemConfig<'_>) -> Result<Kind> {
         if config.max_size != 0 && config.max_size < PMEM_MIN_SIZE {
             crate::log::error(|l| {
@@ -57,7 +85,7 @@ impl Kind {
             crate::log::error(|l| {
                 l.s(b"Could not create temporary file: errno=").i(i64::from(e.0)).s(b".");
             });
-            Error::Invalid
+            Error::Directory(e.0)
         })?;
         let m = crate::statics::machine();
         let dirty_decay_ms = match config.policy {

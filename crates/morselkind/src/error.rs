@@ -4,6 +4,21 @@
 use std::fmt;
 
 /// Why a kind operation failed.
+///
+/// Each error is one of memkind's `MEMKIND_ERROR_*` codes ([`Error::code`]) with its message
+/// ([`Error::message`]); [`Display`](fmt::Display) adds the cause where there is more to say
+/// than memkind's message, such as the errno of a PMEM directory that cannot hold a file.
+///
+/// ```
+/// use morselkind::{Error, Kind, PmemConfig};
+/// use std::path::Path;
+///
+/// let e = Kind::pmem(&PmemConfig::new(Path::new("/no/such/directory"), 0)).unwrap_err();
+/// assert_eq!(e, Error::Directory(libc::ENOENT));
+/// assert_eq!(e.code(), -13); // MEMKIND_ERROR_INVALID, as memkind says
+/// assert_eq!(e.os_errno(), Some(libc::ENOENT));
+/// assert!(e.to_string().ends_with("No such file or directory (ENOENT)"), "{e}");
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Error {
     /// The machine cannot serve this kind (no such nodes, no huge pages reserved, ...).
@@ -18,6 +33,9 @@ pub enum Error {
     Environ,
     /// A bad argument: size, alignment, path, policy.
     Invalid,
+    /// A PMEM kind's directory cannot hold its file: the errno of the attempt (ENOENT,
+    /// ENOTDIR, EACCES, EROFS, ...). memkind's code for it is `MEMKIND_ERROR_INVALID`.
+    Directory(i32),
     /// The kind table is full.
     TooMany,
     /// Huge pages could not be had.
@@ -55,9 +73,21 @@ const TABLE: &[(Error, i32, &str)] = &[
 ];
 
 impl Error {
+    /// The table entry that gives this error's code and message.
+    fn entry(self) -> Error {
+        match self {
+            Error::Directory(_) => Error::Invalid,
+            e => e,
+        }
+    }
+
     /// memkind's numeric code (`MEMKIND_ERROR_*`).
+    ///
+    /// ```
+    /// assert_eq!(morselkind::Error::OutOfMemory.code(), -6); // MEMKIND_ERROR_MALLOC
+    /// ```
     pub fn code(self) -> i32 {
-        TABLE.iter().find(|e| e.0 == self).map_or(-255, |e| e.1)
+        TABLE.iter().find(|e| e.0 == self.entry()).map_or(-255, |e| e.1)
     }
 
     /// The error for a memkind code, if it is one.
@@ -65,23 +95,88 @@ impl Error {
         TABLE.iter().find(|e| e.1 == code).map(|e| e.0)
     }
 
-    /// The message, without memkind's `<memkind> ` prefix.
+    /// memkind's message for the code, without memkind's `<memkind> ` prefix (what
+    /// `memkind_error_message` gives C).
     pub fn message(self) -> &'static str {
-        TABLE.iter().find(|e| e.0 == self).map_or("Unspecified run-time error", |e| e.2)
+        TABLE.iter().find(|e| e.0 == self.entry()).map_or("Unspecified run-time error", |e| e.2)
     }
 
     /// The errno a failed C heap call sets for this error.
     pub fn errno(self) -> i32 {
-        match self {
+        match self.entry() {
             Error::Invalid => libc::EINVAL,
             _ => libc::ENOMEM,
         }
     }
+
+    /// The operating system's errno behind the error, where one is known.
+    pub fn os_errno(self) -> Option<i32> {
+        match self {
+            Error::Directory(e) => Some(e),
+            _ => None,
+        }
+    }
+
+    /// The error as one number, for an atomic (see `KindAlloc`); 0 is never an error.
+    pub(crate) fn to_bits(self) -> u64 {
+        u64::from(self.code() as u32) | (u64::from(self.os_errno().unwrap_or(0) as u32) << 32)
+    }
+
+    /// The error from [`Error::to_bits`]; `None` for 0.
+    pub(crate) fn from_bits(bits: u64) -> Option<Error> {
+        let e = Error::from_code(bits as u32 as i32)?;
+        match (e, (bits >> 32) as u32 as i32) {
+            (Error::Invalid, errno) if errno != 0 => Some(Error::Directory(errno)),
+            (e, _) => Some(e),
+        }
+    }
+}
+
+/// The symbolic name of an errno, for messages that say the cause (`EACCES`).
+pub fn errno_name(errno: i32) -> Option<&'static str> {
+    Some(match errno {
+        libc::EPERM => "EPERM",
+        libc::ENOENT => "ENOENT",
+        libc::EIO => "EIO",
+        libc::ENOMEM => "ENOMEM",
+        libc::EACCES => "EACCES",
+        libc::EBUSY => "EBUSY",
+        libc::EEXIST => "EEXIST",
+        libc::ENOTDIR => "ENOTDIR",
+        libc::EISDIR => "EISDIR",
+        libc::EINVAL => "EINVAL",
+        libc::ENFILE => "ENFILE",
+        libc::EMFILE => "EMFILE",
+        libc::EFBIG => "EFBIG",
+        libc::ENOSPC => "ENOSPC",
+        libc::EROFS => "EROFS",
+        libc::ENAMETOOLONG => "ENAMETOOLONG",
+        libc::ELOOP => "ELOOP",
+        libc::EOPNOTSUPP => "EOPNOTSUPP",
+        libc::EDQUOT => "EDQUOT",
+        _ => return None,
+    })
 }
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.message())
+        match *self {
+            Error::Directory(errno) => {
+                write!(f, "the directory cannot hold the kind's file: {}", describe_errno(errno))
+            }
+            e => f.write_str(e.message()),
+        }
+    }
+}
+
+/// `Permission denied (EACCES)`: the system's text for an errno, and its name.
+pub fn describe_errno(errno: i32) -> String {
+    let text = std::io::Error::from_raw_os_error(errno).to_string();
+    // io::Error's text ends in " (os error N)"; the name says more.
+    let text = text.split(" (os error").next().unwrap_or(&text).to_string();
+    match errno_name(errno) {
+        Some(name) => format!("{text} ({name})"),
+        None => format!("{text} (errno {errno})"),
     }
 }
 

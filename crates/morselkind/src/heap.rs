@@ -146,6 +146,18 @@ fn keep_errno<T>(f: impl FnOnce() -> Result<T>) -> Result<T> {
 
 impl Kind {
     /// Allocates `size` bytes (memkind: size 0 gives no memory).
+    ///
+    /// ```
+    /// use morselkind::Kind;
+    ///
+    /// let p = Kind::DEFAULT.malloc(100)?;
+    /// // SAFETY: 100 fresh bytes of this kind, freed once and not used after.
+    /// unsafe {
+    ///     p.as_ptr().write_bytes(0xab, 100);
+    ///     Kind::DEFAULT.free(p);
+    /// }
+    /// # Ok::<(), morselkind::Error>(())
+    /// ```
     #[inline]
     pub fn malloc(self, size: usize) -> Result<NonNull<u8>> {
         match self.malloc_fast(size) {
@@ -207,6 +219,19 @@ impl Kind {
     }
 
     /// Allocates `num × size` zeroed bytes; an overflowing product fails.
+    ///
+    /// ```
+    /// use morselkind::{Error, Kind};
+    ///
+    /// let p = Kind::DEFAULT.calloc(10, 8)?;
+    /// // SAFETY: 80 fresh, zeroed bytes of this kind, freed once.
+    /// unsafe {
+    ///     assert!(std::slice::from_raw_parts(p.as_ptr(), 80).iter().all(|&b| b == 0));
+    ///     Kind::DEFAULT.free(p);
+    /// }
+    /// assert_eq!(Kind::DEFAULT.calloc(usize::MAX, 2), Err(Error::OutOfMemory));
+    /// # Ok::<(), morselkind::Error>(())
+    /// ```
     pub fn calloc(self, num: usize, size: usize) -> Result<NonNull<u8>> {
         keep_errno(|| self.calloc_slow(num, size))
     }
@@ -235,6 +260,16 @@ impl Kind {
     }
 
     /// Allocates `size` bytes aligned to `align` (a power of two).
+    ///
+    /// ```
+    /// use morselkind::Kind;
+    ///
+    /// let p = Kind::DEFAULT.aligned(4096, 100)?;
+    /// assert_eq!(p.as_ptr() as usize % 4096, 0);
+    /// // SAFETY: a live block of this kind, freed once.
+    /// unsafe { Kind::DEFAULT.free(p) };
+    /// # Ok::<(), morselkind::Error>(())
+    /// ```
     pub fn aligned(self, align: usize, size: usize) -> Result<NonNull<u8>> {
         keep_errno(|| self.aligned_slow(align, size))
     }
@@ -259,6 +294,20 @@ impl Kind {
     ///
     /// # Safety
     /// `ptr` must be a live allocation of this kind.
+    ///
+    /// ```
+    /// use morselkind::Kind;
+    ///
+    /// let p = Kind::DEFAULT.malloc(16)?;
+    /// // SAFETY: `p` is live and this kind's; the old pointer is not used after realloc.
+    /// unsafe {
+    ///     p.as_ptr().write(42);
+    ///     let q = Kind::DEFAULT.realloc(p, 1 << 20)?;
+    ///     assert_eq!(q.as_ptr().read(), 42); // the contents move with the block
+    ///     Kind::DEFAULT.free(q);
+    /// }
+    /// # Ok::<(), morselkind::Error>(())
+    /// ```
     pub unsafe fn realloc(self, ptr: NonNull<u8>, size: usize) -> Result<NonNull<u8>> {
         if size == 0 {
             return Err(Error::Invalid);
@@ -274,6 +323,16 @@ impl Kind {
     ///
     /// # Safety
     /// `ptr` must be a live allocation of this kind.
+    ///
+    /// ```
+    /// use morselkind::Kind;
+    ///
+    /// let p = Kind::HUGE.malloc(1 << 20).or_else(|_| Kind::DEFAULT.malloc(1 << 20))?;
+    /// let kind = Kind::detect(p.as_ptr()).expect("one of ours");
+    /// // SAFETY: `p` is a live block of `kind`, not used after.
+    /// unsafe { kind.free(p) };
+    /// # Ok::<(), morselkind::Error>(())
+    /// ```
     #[inline]
     pub unsafe fn free(self, ptr: NonNull<u8>) {
         // SAFETY: forwarded from the caller.
@@ -352,6 +411,18 @@ impl Kind {
     ///
     /// # Safety
     /// `ptr` must be a live allocation of this kind.
+    ///
+    /// ```
+    /// use morselkind::Kind;
+    ///
+    /// let p = Kind::DEFAULT.malloc(100)?;
+    /// // SAFETY: a live block of this kind, freed once.
+    /// unsafe {
+    ///     assert!(Kind::DEFAULT.usable_size(p) >= 100);
+    ///     Kind::DEFAULT.free(p);
+    /// }
+    /// # Ok::<(), morselkind::Error>(())
+    /// ```
     pub unsafe fn usable_size(self, ptr: NonNull<u8>) -> usize {
         if !self.is_default() {
             if let Some(class) = tagged_class(ptr) {
@@ -373,6 +444,18 @@ impl Kind {
 
     /// The kind that owns `ptr`, or `None` for memory that is not ours. Never dereferences
     /// `ptr`.
+    ///
+    /// ```
+    /// use morselkind::Kind;
+    ///
+    /// let p = Kind::DEFAULT.malloc(64)?;
+    /// assert_eq!(Kind::detect(p.as_ptr()), Some(Kind::DEFAULT));
+    /// let on_stack = 0u8;
+    /// assert_eq!(Kind::detect(&on_stack), None);
+    /// // SAFETY: a live block of this kind, freed once.
+    /// unsafe { Kind::DEFAULT.free(p) };
+    /// # Ok::<(), morselkind::Error>(())
+    /// ```
     #[inline]
     pub fn detect(ptr: *const u8) -> Option<Kind> {
         let span = directory::lookup(ptr as usize)?;

@@ -180,7 +180,24 @@ impl StaticKind {
     }
 }
 
-/// A kind of memory: a handle to an entry of the kind table.
+/// A kind of memory: a handle to an entry of the kind table. `Copy`, and an allocator
+/// (allocator-api2's `Allocator`, so hashbrown's maps and allocator-api2's `Vec` and `Box` take
+/// it), with malloc-style calls too.
+///
+/// ```
+/// use morselkind::allocator_api2::vec::Vec;
+/// use morselkind::{Kind, StaticKind};
+///
+/// let mut v = Vec::new_in(Kind::DEFAULT);
+/// v.extend(0..100u64);
+/// assert_eq!(Kind::detect(v.as_ptr().cast()), Some(Kind::DEFAULT));
+///
+/// // memkind's static kinds; those the machine cannot serve say why.
+/// match StaticKind::Hbw.kind().ready() {
+///     Ok(()) => println!("high-bandwidth memory is here"),
+///     Err(e) => println!("no MEMKIND_HBW: {e}"),
+/// }
+/// ```
 #[derive(Clone, Copy)]
 pub struct Kind(&'static KindInner);
 
@@ -520,6 +537,21 @@ impl Kind {
     }
 
     /// The kind's statistics from the last [`crate::update_cached_stats`].
+    ///
+    /// ```
+    /// use morselkind::{Kind, PmemConfig};
+    ///
+    /// let kind = Kind::pmem(&PmemConfig::new(&std::env::temp_dir(), 0))?;
+    /// let p = kind.malloc(8 << 20)?;
+    /// morselkind::update_cached_stats();
+    /// assert!(kind.stats().allocated >= 8 << 20);
+    /// // SAFETY: `p` is this kind's; nothing else uses the kind.
+    /// unsafe {
+    ///     kind.free(p);
+    ///     kind.destroy()?;
+    /// }
+    /// # Ok::<(), morselkind::Error>(())
+    /// ```
     pub fn stats(self) -> je::ArenaStats {
         if !self.is_live() {
             return je::ArenaStats::default();

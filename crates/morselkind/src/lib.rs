@@ -52,6 +52,22 @@ mod sizes;
 #[allow(unsafe_code)]
 pub(crate) mod statics;
 
+/// The allocator-api2 this crate implements `Allocator` for: the one hashbrown's
+/// `allocator-api2` feature uses (0.2), so `Vec::new_in(kind)` and
+/// `HashMap::with_hasher_in(.., kind)` take a [`Kind`] without a second copy of the crate
+/// (allocator-api2 0.4 is a different trait).
+///
+/// ```
+/// use morselkind::allocator_api2::{boxed::Box, vec::Vec};
+/// use morselkind::Kind;
+///
+/// let b = Box::new_in([7u8; 100], Kind::DEFAULT);
+/// let mut v = Vec::new_in(Kind::DEFAULT);
+/// v.extend_from_slice(&*b);
+/// assert_eq!(v.len(), 100);
+/// ```
+pub use allocator_api2;
+
 pub use alloc::KindAlloc;
 // What the C library, the interposer and the command need of the internals, and no more.
 pub use je::{set_background_threads, stats_print};
@@ -71,7 +87,7 @@ pub fn log_error(build: impl FnOnce(&mut Line)) {
     log::error(build)
 }
 pub use dynamic::{PmemConfig, UsagePolicy, PMEM_MIN_SIZE};
-pub use error::{Error, Result};
+pub use error::{describe_errno, errno_name, Error, Result};
 pub use heap::{free_any, free_any_fast, usable_size_any};
 pub use je::ArenaStats;
 pub use kind::{live_kinds, Kind, KindInner, KindSpec, StaticKind, MAX_ARENAS, MAX_KIND, NUM_STATIC};
