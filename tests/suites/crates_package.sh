@@ -3,6 +3,8 @@
 # from the packaged sources alone, against each other through cargo's local overlay registry)
 # the library crates morselkind-morsel, topology, morselkind and memtier; each has the metadata
 # crates.io asks for; ffi, preload and cli are `publish = false`; `cargo doc` has no warnings.
+ROOT="${ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}"
+export ROOT
 set -uo pipefail
 SUITE=crates_package
 . "$ROOT/tests/lib.sh"

@@ -7,6 +7,8 @@
 # /usr/include/morselkind, while a program built against memkind still gets memkind's own
 # header and library; the installed command and its man pages work; then the packages are
 # removed and nothing of them is left.
+ROOT="${ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}"
+export ROOT
 set -uo pipefail
 SUITE=debian_packages
 . "$ROOT/tests/lib.sh"
@@ -75,7 +77,7 @@ fi
 out=$(env -u MEMKIND_MEM_TIERS /usr/bin/morselkind run --tiers "KIND:DRAM,RATIO:1;POLICY:STATIC_RATIO" -- env 2>"$WORK/run.err") ||
     { cat "$WORK/run.err"; die "morselkind run failed"; }
 [[ "$(grep '^LD_PRELOAD=' <<<"$out")" == "LD_PRELOAD=$LIB/libmorseltier.so" ]] || die "morselkind run preloaded: $(grep '^LD_PRELOAD=' <<<"$out")"
-grep -q 'what each tier received' "$WORK/run.err" || { cat "$WORK/run.err"; die "morselkind run gave no tier report"; }
+grep -q 'live-byte ratio over the run\|live bytes over the run' "$WORK/run.err" || { cat "$WORK/run.err"; die "morselkind run gave no tier report"; }
 zcat /usr/share/man/man1/morselkind-run.1.gz | grep -q '^\.TH morselkind-run 1' || die "morselkind-run.1.gz is not a man page"
 if command -v man >/dev/null; then
     [[ "$(man -w morselkind-run 2>/dev/null)" == /usr/share/man/man1/morselkind-run.1.gz ]] || die "man -w morselkind-run: $(man -w morselkind-run 2>&1)"

@@ -60,7 +60,7 @@ out=$(env -u MEMKIND_MEM_TIERS "$PREFIX/bin/morselkind" run --tiers "KIND:DRAM,R
     env 2>"$WORK/run.err") || { cat "$WORK/run.err"; die "the installed morselkind run failed"; }
 [[ "$(grep '^LD_PRELOAD=' <<<"$out")" == "LD_PRELOAD=$PREFIX/lib/libmorseltier.so" ]] ||
     die "the installed morselkind run preloaded $(grep '^LD_PRELOAD=' <<<"$out")"
-grep -q 'what each tier received' "$WORK/run.err" || { cat "$WORK/run.err"; die "the installed morselkind run gave no tier report"; }
+grep -q 'live-byte ratio over the run\|live bytes over the run' "$WORK/run.err" || { cat "$WORK/run.err"; die "the installed morselkind run gave no tier report"; }
 
 # No argument is the default prefix, /usr/local (not exercised here: it would install into the
 # machine); anything else is a usage error.

@@ -12,16 +12,20 @@
 #   rust-project a new cargo project (TMPDIR is this suite's), with a path dependency;
 #   rust-main    as its src/main.rs, then `cargo run --release`
 #   vec.cpp      written to vec.cpp; cxx-recipe builds and runs it
+#   cache.c      written to cache.c; cache-recipe builds and runs it against libmorselcache
 #
-# Files the blocks make in the repository's root (app.c, app, memkind-program, vec.cpp, vec)
+# Files the blocks make in the repository's root (app.c, app, memkind-program, vec.cpp, vec,
+# cache.c, cache)
 # are removed at the end; the suite refuses to start if one of them is already there. The new
 # cargo project builds into target/readme-rust (kept, so later runs are quick).
+ROOT="${ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}"
+export ROOT
 set -uo pipefail
 SUITE=readme
 . "$ROOT/tests/lib.sh"
 need_ours
 README="$ROOT/README.md"
-MADE=(app.c app memkind-program vec.cpp vec)
+MADE=(app.c app memkind-program vec.cpp vec cache.c cache)
 for f in "${MADE[@]}"; do
     [[ -e "$ROOT/$f" ]] && die "$ROOT/$f exists; the README's recipes would overwrite it (move it away first)"
 done
@@ -69,7 +73,7 @@ say "running the quick start's first line"
 env -u MEMKIND_MEM_TIERS bash -euo pipefail -c "$first" >"$WORK/quick.out" 2>"$WORK/quick.err" ||
     { tail -20 "$WORK/quick.err"; die "the quick start's first command failed"; }
 [[ "$(cat "$WORK/quick.out")" == 2000000 ]] || die "the quick start's program printed: $(head -3 "$WORK/quick.out")"
-grep -q 'over 2 tiers (from the default)' "$WORK/quick.err" && grep -q 'what each tier received' "$WORK/quick.err" ||
+grep -q 'over 2 tiers (from the default)' "$WORK/quick.err" && grep -q 'live-byte ratio over the run' "$WORK/quick.err" ||
     { cat "$WORK/quick.err"; die "the quick start's morselkind run did not report the default tiers"; }
 
 # --- C ---------------------------------------------------------------------------------------
@@ -96,10 +100,15 @@ for f in bin/morselkind lib/libmorseltier.so lib/libmorselkind.a share/man/man1/
     [[ -f "$WORK/home/.local/$f" ]] || die "scripts/install.sh did not install $f"
 done
 
+# --- libvmemcache ------------------------------------------------------------------------------
+block cache.c >"$ROOT/cache.c"
+run_block cache-recipe "$WORK/cache.out"
+grep -qx 'got 8 of 8 bytes: a value' "$WORK/cache.out" || { cat "$WORK/cache.out"; die "cache printed something else"; }
+
 # --- Whole programs --------------------------------------------------------------------------
 run_block tiers "$WORK/tiers.out"
 [[ $(grep -cx 100000 "$WORK/tiers.out") -eq 2 ]] || { cat "$WORK/tiers.out"; die "the tiering commands did not both print 100000"; }
-grep -q 'what each tier received' "$WORK/tiers.out" || { cat "$WORK/tiers.out"; die "morselkind run gave no tier report"; }
+grep -q 'live-byte ratio over the run\|live bytes over the run' "$WORK/tiers.out" || { cat "$WORK/tiers.out"; die "morselkind run gave no tier report"; }
 
 if [[ -f /usr/include/memkind.h ]]; then
     run_block preload "$WORK/preload.out"
