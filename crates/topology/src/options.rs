@@ -315,42 +315,19 @@ fn parse_uint(var: &'static str, value: &str, max: u64) -> Result<u64, EnvError>
     Ok(n)
 }
 
-/// glibc's `strtoul(s, NULL, 10)` on a 64-bit target: the leading number (after white space
-/// and a sign), 0 when there is none, `u64::MAX` when it overflows (ERANGE), negated modulo
-/// 2⁶⁴ after a `-`.
-pub fn strtoul_prefix(s: &str) -> u64 {
-    let b = s.as_bytes();
-    let mut i = b.iter().take_while(|c| matches!(c, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r')).count();
-    let negative = match b.get(i) {
-        Some(b'-') => {
-            i += 1;
-            true
-        }
-        Some(b'+') => {
-            i += 1;
-            false
-        }
-        _ => false,
-    };
-    let mut n: u64 = 0;
-    for &c in b[i..].iter().take_while(|c| c.is_ascii_digit()) {
-        match n.checked_mul(10).and_then(|n| n.checked_add(u64::from(c - b'0'))) {
-            Some(v) => n = v,
-            None => return u64::MAX,
-        }
-    }
-    if negative {
-        n.wrapping_neg()
-    } else {
-        n
-    }
+/// What glibc's `strtoul(s, &end, 10)` does on a 64-bit target.
+struct Strtoul {
+    /// The result: the leading number (after C-locale white space and a sign), negated modulo
+    /// 2⁶⁴ after a `-`; 0 when there is none; `u64::MAX` on overflow.
+    value: u64,
+    /// Whether `end` is the end of `s` (no digits: `end` is `s` itself).
+    whole: bool,
+    /// Whether errno was set (ERANGE).
+    erange: bool,
 }
 
-/// glibc's `strtoul(s, &end, 10)` on a 64-bit target, when it consumes all of `s` without
-/// setting errno: the value, else `None` (trailing characters, or `ERANGE`).
-fn strtoul_whole(s: &str) -> Option<u64> {
+fn strtoul(s: &str) -> Strtoul {
     let b = s.as_bytes();
-    // isspace() in the C locale.
     let mut i = b.iter().take_while(|c| matches!(c, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r')).count();
     let negative = match b.get(i) {
         Some(b'-') => {
@@ -365,18 +342,29 @@ fn strtoul_whole(s: &str) -> Option<u64> {
     };
     let digits = b[i..].iter().take_while(|c| c.is_ascii_digit()).count();
     if digits == 0 {
-        // No conversion: strtoul returns 0 with `end` at the very start of `s`, which is the
-        // end only for the empty string.
-        return s.is_empty().then_some(0);
+        return Strtoul { value: 0, whole: s.is_empty(), erange: false };
     }
-    if i + digits != b.len() {
-        return None;
-    }
+    let whole = i + digits == b.len();
     let mut n: u64 = 0;
-    for &c in &b[i..] {
-        n = n.checked_mul(10)?.checked_add(u64::from(c - b'0'))?;
+    for &c in &b[i..i + digits] {
+        match n.checked_mul(10).and_then(|n| n.checked_add(u64::from(c - b'0'))) {
+            Some(v) => n = v,
+            None => return Strtoul { value: u64::MAX, whole, erange: true },
+        }
     }
-    Some(if negative { n.wrapping_neg() } else { n })
+    Strtoul { value: if negative { n.wrapping_neg() } else { n }, whole, erange: false }
+}
+
+/// glibc's `strtoul(s, NULL, 10)`: the leading number, whatever follows (see [`Strtoul`]).
+pub fn strtoul_prefix(s: &str) -> u64 {
+    strtoul(s).value
+}
+
+/// glibc's `strtoul(s, &end, 10)` when it consumes all of `s` without setting errno: the
+/// value, else `None` (trailing characters, or ERANGE).
+fn strtoul_whole(s: &str) -> Option<u64> {
+    let r = strtoul(s);
+    (r.whole && !r.erange).then_some(r.value)
 }
 
 /// Why a size such as `"10G"` could not be parsed.
