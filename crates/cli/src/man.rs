@@ -63,7 +63,16 @@ mod tests {
         let pages = write_pages(&dir, crate::Cli::command()).unwrap();
         let names: Vec<String> =
             pages.iter().map(|p| p.file_name().unwrap().to_string_lossy().into_owned()).collect();
-        assert_eq!(names, ["morselkind.1", "morselkind-demo.1", "morselkind-info.1", "morselkind-run.1"]);
+        assert_eq!(
+            names,
+            [
+                "morselkind.1",
+                "morselkind-demo.1",
+                "morselkind-info.1",
+                "morselkind-cache.1",
+                "morselkind-run.1"
+            ]
+        );
         let run = std::fs::read_to_string(dir.join("morselkind-run.1")).unwrap();
         assert!(run.starts_with(".ie"), "not roff: {}", &run[..40]);
         assert!(run.contains("\\-\\-tiers"), "{run}");
