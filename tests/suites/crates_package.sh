@@ -2,7 +2,8 @@
 # The Rust crates are ready to publish: `cargo package --workspace` packages and verifies (builds
 # from the packaged sources alone, against each other through cargo's local overlay registry)
 # the library crates morselkind-morsel, topology, morselkind and memtier; each has the metadata
-# crates.io asks for; ffi, preload and cli are `publish = false`; `cargo doc` has no warnings.
+# crates.io asks for; ffi, preload, cli, cabi, vcache and vcache-ffi are `publish = false`;
+# `cargo doc` has no warnings.
 ROOT="${ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}"
 export ROOT
 set -uo pipefail
@@ -16,7 +17,8 @@ python3 - "$WORK/meta.json" <<'PY' || die "package metadata is incomplete"
 import json, sys
 meta = json.load(open(sys.argv[1]))
 libs = {"morselkind-morsel", "topology", "morselkind", "memtier"}
-private = {"morselkind-ffi", "morselkind-tier", "morselkind-cli"}
+# The C libraries, the command, the C-ABI helpers, and vcache until its API settles (issue 18).
+private = {"morselkind-ffi", "morselkind-tier", "morselkind-cli", "morselkind-cabi", "vcache", "vcache-ffi"}
 bad = []
 seen = set()
 for p in meta["packages"]:
@@ -54,7 +56,8 @@ PY
 REGSRC="${CARGO_HOME:-$HOME/.cargo}/registry/src"
 before=$(ls "$REGSRC" 2>/dev/null)
 cargo package --workspace --allow-dirty --target-dir "$WORK/target" \
-    --exclude morselkind-ffi --exclude morselkind-tier --exclude morselkind-cli >"$WORK/package.log" 2>&1
+    --exclude morselkind-ffi --exclude morselkind-tier --exclude morselkind-cli --exclude morselkind-cabi \
+    --exclude vcache --exclude vcache-ffi >"$WORK/package.log" 2>&1
 rc=$?
 for d in $(ls "$REGSRC" 2>/dev/null); do
     grep -qxF "$d" <<<"$before" || [[ "$d" == index.* ]] || rm -rf "${REGSRC:?}/$d"
@@ -74,4 +77,4 @@ say "packaged and verified: $(grep '^ *Packaging ' "$WORK/package.log" | awk '{p
 
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps >"$WORK/doc.log" 2>&1 ||
     { grep -A8 -E '^(warning|error)' "$WORK/doc.log" | head -60; die "cargo doc --workspace has warnings"; }
-say "PASS: the four library crates package and verify, with their metadata; ffi, preload and cli are publish = false; cargo doc is clean"
+say "PASS: the four library crates package and verify, with their metadata; the rest are publish = false; cargo doc is clean"

@@ -4,7 +4,7 @@
 //!
 //! Off unless [`start`] is called (libmorseltier does when `morselkind run` asks for a report).
 //! Then every flush of a counter bucket (see `counters`: when live bytes move to the global
-//! counters the policies read) calls [`tick`], which reads the clock; at most once a
+//! counters the policies read) calls `tick`, which reads the clock; at most once a
 //! millisecond one thread adds, per sampled kind, the mean of its live bytes at the last sample
 //! and now × the time between (the trapezoid rule) to its area, and raises its peak. Nothing
 //! allocates.

@@ -355,7 +355,8 @@ fn strtoul(s: &str) -> Strtoul {
     Strtoul { value: if negative { n.wrapping_neg() } else { n }, whole, erange: false }
 }
 
-/// glibc's `strtoul(s, NULL, 10)`: the leading number, whatever follows (see [`Strtoul`]).
+/// glibc's `strtoul(s, NULL, 10)`: the leading number (after C-locale white space and a sign),
+/// whatever follows; 0 when there is none, `u64::MAX` on overflow, negated modulo 2⁶⁴ after `-`.
 pub fn strtoul_prefix(s: &str) -> u64 {
     strtoul(s).value
 }
