@@ -282,7 +282,7 @@ impl Kind {
         StaticKind::from_index(self.index())
     }
 
-    /// memkind's name for a static kind; "memkind_pmem" or "memkind_fixed" style for others.
+    /// memkind's name for a static kind; "morselkind_dynamic" for a PMEM or fixed kind.
     pub fn name(self) -> &'static str {
         match self.static_kind() {
             Some(s) => s.name(),
