@@ -19,14 +19,7 @@
 
 #define MAX_LIVE 256
 
-static uint64_t rng;
-static uint64_t next(void)
-{
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return rng;
-}
+#include "xorshift.h"
 
 /* 16 B .. 4 MiB, uniform in log2. */
 static size_t size_of_call(void)

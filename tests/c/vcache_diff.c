@@ -23,14 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static uint64_t rng;
-static uint64_t next(void)
-{
-	rng ^= rng << 13;
-	rng ^= rng >> 7;
-	rng ^= rng << 17;
-	return rng;
-}
+#include "xorshift.h"
 
 /* The bytes of version `ver` of key `k`'s value: a function of both, checkable on read. */
 static void fill(unsigned char *buf, size_t n, unsigned k, unsigned ver)
