@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicU16, Ordering};
 use std::sync::OnceLock;
 
 use morsel::{sys, Source};
-use topology::{ClassifyError, Env, Family, Topology, Variant};
+use topology::{ClassifyError, Env, Family, MemkindCode, Topology, Variant};
 
 use crate::error::{Error, Result};
 use crate::kind::{KindSpec, StaticKind};
@@ -47,11 +47,11 @@ pub fn current_node() -> usize {
 }
 
 fn classify_error(e: &ClassifyError) -> Error {
-    match e.memkind_error() {
-        "MEMKIND_ERROR_ENVIRON" => Error::Environ,
-        "MEMKIND_ERROR_UNAVAILABLE" => Error::Unavailable,
-        "MEMKIND_ERROR_RUNTIME" => Error::Runtime,
-        _ => Error::MemtypeNotAvailable,
+    match e.memkind_code() {
+        MemkindCode::Environ => Error::Environ,
+        MemkindCode::Unavailable => Error::Unavailable,
+        MemkindCode::Runtime => Error::Runtime,
+        MemkindCode::MemtypeNotAvailable => Error::MemtypeNotAvailable,
     }
 }
 

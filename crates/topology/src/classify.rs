@@ -106,18 +106,49 @@ pub enum ClassifyError {
     },
 }
 
+/// The memkind error a classification failure stands for (what memkind returns in the same
+/// situation).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MemkindCode {
+    /// `MEMKIND_ERROR_ENVIRON`.
+    Environ,
+    /// `MEMKIND_ERROR_UNAVAILABLE`.
+    Unavailable,
+    /// `MEMKIND_ERROR_MEMTYPE_NOT_AVAILABLE`.
+    MemtypeNotAvailable,
+    /// `MEMKIND_ERROR_RUNTIME`.
+    Runtime,
+}
+
+impl MemkindCode {
+    /// memkind's name for the code.
+    pub fn name(self) -> &'static str {
+        match self {
+            MemkindCode::Environ => "MEMKIND_ERROR_ENVIRON",
+            MemkindCode::Unavailable => "MEMKIND_ERROR_UNAVAILABLE",
+            MemkindCode::MemtypeNotAvailable => "MEMKIND_ERROR_MEMTYPE_NOT_AVAILABLE",
+            MemkindCode::Runtime => "MEMKIND_ERROR_RUNTIME",
+        }
+    }
+}
+
 impl ClassifyError {
     /// The memkind error code memkind returns in the same situation.
-    pub fn memkind_error(&self) -> &'static str {
+    pub fn memkind_code(&self) -> MemkindCode {
         match self {
-            ClassifyError::Env(_) => "MEMKIND_ERROR_ENVIRON",
-            ClassifyError::Unavailable { .. } => "MEMKIND_ERROR_UNAVAILABLE",
-            ClassifyError::NoneFor { .. } => "MEMKIND_ERROR_MEMTYPE_NOT_AVAILABLE",
+            ClassifyError::Env(_) => MemkindCode::Environ,
+            ClassifyError::Unavailable { .. } => MemkindCode::Unavailable,
+            ClassifyError::NoneFor { .. } => MemkindCode::MemtypeNotAvailable,
             ClassifyError::Tie { family, .. } => match family {
-                Family::Hbw | Family::DaxKmem => "MEMKIND_ERROR_RUNTIME",
-                _ => "MEMKIND_ERROR_MEMTYPE_NOT_AVAILABLE",
+                Family::Hbw | Family::DaxKmem => MemkindCode::Runtime,
+                _ => MemkindCode::MemtypeNotAvailable,
             },
         }
+    }
+
+    /// The name of [`ClassifyError::memkind_code`] (`MEMKIND_ERROR_...`), for messages.
+    pub fn memkind_error(&self) -> &'static str {
+        self.memkind_code().name()
     }
 }
 

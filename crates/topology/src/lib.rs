@@ -17,7 +17,7 @@ pub mod options;
 mod sys;
 pub mod sysfs;
 
-pub use classify::{ClassifyError, Family, HbwSource, NodeMap, Variant};
+pub use classify::{ClassifyError, Family, HbwSource, MemkindCode, NodeMap, Variant};
 pub use nodelist::{format_list, format_ranges, parse_list, ListParseError, NodeId};
 pub use options::{
     parse_size, Env, EnvError, HeapManager, OptionDesc, SizeParseError, DEFAULT_HBW_THRESHOLD, OPTIONS,
