@@ -76,8 +76,8 @@ control() {
 # libmorselkind0
 d=$(pkg libmorselkind0)
 install -d "$d/usr/$L"
-cp -a "$A/$L/libmorselkind.so.0" "$d/usr/$L/"
-strip --strip-debug "$d/usr/$L/libmorselkind.so.0"
+cp -a "$A/$L/libmorselkind.so.0" "$A/$L/libmorselcache.so.0" "$d/usr/$L/"
+strip --strip-debug "$d/usr/$L/libmorselkind.so.0" "$d/usr/$L/libmorselcache.so.0"
 echo "activate-noawait ldconfig" >"$d/DEBIAN/triggers"
 control "$d" libmorselkind0 libs "libc6" \
     "heap allocator for heterogeneous memory (memkind 1.14 ABI)" \
@@ -85,13 +85,14 @@ control "$d" libmorselkind0 libs "libc6" \
     "a (DAX) directory, memory-only NUMA nodes, high-bandwidth nodes and huge" \
     "pages are each a kind, allocated from with malloc-style calls." \
     "." \
-    "This package holds the shared library."
+    "This package holds the shared libraries (and libmorselcache, libvmemcache's" \
+    "volatile key-value cache on morsels)."
 
 # libmorselkind-dev
 d=$(pkg libmorselkind-dev)
 install -d "$d/usr/$L/pkgconfig" "$d/usr/include"
 cp -a "$A/include/morselkind" "$d/usr/include/"
-cp -a "$A/$L/libmorselkind.so" "$A/$L/libmorselkind.a" "$d/usr/$L/"
+cp -a "$A/$L/libmorselkind.so" "$A/$L/libmorselcache.so" "$A/$L/libmorselkind.a" "$d/usr/$L/"
 strip --strip-debug "$d/usr/$L/libmorselkind.a"
 cp -a "$A/$L/pkgconfig/morselkind.pc" "$d/usr/$L/pkgconfig/"
 control "$d" libmorselkind-dev libdevel "libmorselkind0 (= $DEBVERSION)" \

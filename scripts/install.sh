@@ -5,6 +5,8 @@
 #   PREFIX/lib/libmorselkind.so            link to it, for -lmorselkind
 #   PREFIX/lib/libmorselkind.a             the static library
 #   PREFIX/lib/libmorseltier.so            the LD_PRELOAD tiering library
+#   PREFIX/lib/libmorselcache.so.0         libvmemcache's cache (soname libmorselcache.so.0),
+#   PREFIX/lib/libmorselcache.so           and its link, for -lmorselcache
 #   PREFIX/lib/pkgconfig/morselkind.pc     Cflags: -IPREFIX/include/morselkind
 #   PREFIX/include/morselkind/*.h          memkind.h, hbwmalloc.h, morselkind.h, the C++ allocators:
 #                                          in their own directory, so memkind's own memkind.h in
@@ -42,9 +44,9 @@ MANDIR="$PREFIX/share/man/man1"
 REL="$ROOT/target/release"
 
 if [[ -z "${NO_BUILD:-}" ]]; then
-    (cd "$ROOT" && cargo build --release -p morselkind-ffi -p morselkind-tier -p morselkind-cli)
+    (cd "$ROOT" && cargo build --release -p morselkind-ffi -p morselkind-tier -p morselkind-cli -p vcache-ffi)
 fi
-for f in libmorselkind.so libmorselkind.a libmorseltier.so morselkind; do
+for f in libmorselkind.so libmorselkind.a libmorseltier.so libmorselcache.so morselkind; do
     [[ -f "$REL/$f" ]] || { echo "install: $REL/$f is missing (cargo build --release)" >&2; exit 1; }
 done
 VERSION="$(sed -n 's/^version = "\(.*\)"$/\1/p' "$ROOT/Cargo.toml" | head -1)"
@@ -58,6 +60,9 @@ install -m 0755 "$REL/libmorselkind.so" "$D$LIBDIR/libmorselkind.so.0"
 ln -sfn libmorselkind.so.0 "$D$LIBDIR/libmorselkind.so"
 install -m 0644 "$REL/libmorselkind.a" "$D$LIBDIR/libmorselkind.a"
 install -m 0755 "$REL/libmorseltier.so" "$D$LIBDIR/libmorseltier.so"
+rm -f "$D$LIBDIR/libmorselcache.so" "$D$LIBDIR/libmorselcache.so.0"
+install -m 0755 "$REL/libmorselcache.so" "$D$LIBDIR/libmorselcache.so.0"
+ln -sfn libmorselcache.so.0 "$D$LIBDIR/libmorselcache.so"
 install -m 0755 "$REL/morselkind" "$D$BINDIR/morselkind"
 for h in "$ROOT"/include/*.h; do
     install -m 0644 "$h" "$D$INCLUDEDIR/"

@@ -37,7 +37,7 @@ say "installed with dpkg (libmemkind-dev installed beside: $memkind_dev)"
 
 MA=$(dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null || gcc -print-multiarch)
 LIB="/usr/lib/$MA"
-for f in "$LIB/libmorselkind.so.0" "$LIB/libmorselkind.so" "$LIB/libmorselkind.a" "$LIB/libmorseltier.so" \
+for f in "$LIB/libmorselkind.so.0" "$LIB/libmorselkind.so" "$LIB/libmorselkind.a" "$LIB/libmorseltier.so" "$LIB/libmorselcache.so.0" "$LIB/libmorselcache.so" \
     "$LIB/pkgconfig/morselkind.pc" /usr/include/morselkind/memkind.h /usr/include/morselkind/morselkind.h \
     /usr/bin/morselkind /usr/share/man/man1/morselkind.1.gz /usr/share/man/man1/morselkind-run.1.gz; do
     [[ -e "$f" ]] || die "$f is not installed"

@@ -15,7 +15,7 @@ command -v pkg-config >/dev/null || skip "pkg-config is not installed (apt-get i
 
 PREFIX="$WORK/prefix"
 NO_BUILD=1 bash "$ROOT/scripts/install.sh" "$PREFIX" || die "scripts/install.sh failed"
-for f in lib/libmorselkind.so.0 lib/libmorselkind.a lib/libmorseltier.so lib/pkgconfig/morselkind.pc \
+for f in lib/libmorselkind.so.0 lib/libmorselkind.a lib/libmorseltier.so lib/libmorselcache.so.0 lib/pkgconfig/morselkind.pc \
     bin/morselkind share/man/man1/morselkind.1 share/man/man1/morselkind-run.1 share/man/man1/morselkind-demo.1 \
     share/man/man1/morselkind-info.1; do
     [[ -f "$PREFIX/$f" ]] || die "$f was not installed"
