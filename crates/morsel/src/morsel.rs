@@ -29,10 +29,13 @@ struct PopulationMap {
 /// Enough for a 1 GiB morsel's granules (8 words) and chunks (64 words) without a mapping.
 const INLINE_WORDS: usize = 64;
 
-/// The unit in which a small file kind allocates blocks: one system call serves the slabs of a
-/// short-lived kind (about 26 per 100 allocations of mixed sizes), while a kind that touches
-/// 10 KiB still takes little of the filesystem. 64 pages: one word of the committed-page map.
-pub const CHUNK: usize = 64 * PAGE_SIZE;
+/// The unit in which a small file kind allocates blocks: a few system calls serve the slabs of
+/// a short-lived kind (about 26 slabs, 320 KiB, per 100 allocations of mixed sizes), while a
+/// kind that touches 10 KiB still takes little of the filesystem. 16 pages: a chunk's pages
+/// lie in one word of the committed-page map, and ext4 writes it as one large folio.
+pub const CHUNK: usize = 16 * PAGE_SIZE;
+const _: () =
+    assert!(CHUNK / PAGE_SIZE <= 64 && 64 % (CHUNK / PAGE_SIZE) == 0, "a chunk's pages lie in one word");
 
 // SAFETY: the words are atomics, inline or in a private mapping owned by the map.
 unsafe impl Send for PopulationMap {}
@@ -319,6 +322,45 @@ impl Morsel {
                     return Err(e);
                 }
             }
+        }
+        Ok(())
+    }
+
+    /// Reserves the file blocks of `[addr, addr+len)` by writing zeroes: a small kind's commits
+    /// on a disk filesystem (see [`Source::commit_by_writing`]). A [`CHUNK`] no page of which is
+    /// committed is written whole and marked, so later commits inside it need no system call,
+    /// and one large write costs less than many small ones (ext4 fills it with large folios:
+    /// 74 µs against 278 µs per 320 KiB written 4 KiB at a time, and a third of the cost when
+    /// the file goes). In a chunk some page of which is committed, only the range is written:
+    /// zeroes would destroy what that page holds.
+    ///
+    /// The caller serialises this with every [`Morsel::note_committed`] that sets bits in the
+    /// morsel, and notes `[addr, addr+len)` committed before anyone else may look: between
+    /// the check and the write no other commit may hand a page of the chunk out.
+    pub fn write_chunks(&self, source: &Source, addr: usize, len: usize) -> SysResult<()> {
+        self.check_range(addr, len)?;
+        let (Some(chunks), Some(committed)) = (&self.chunks, &self.committed) else { return Ok(()) };
+        if len == 0 {
+            return Ok(());
+        }
+        let per_chunk = CHUNK / PAGE_SIZE;
+        let (from, to) = (addr - self.base, addr - self.base + len);
+        for c in from / CHUNK..=(to - 1) / CHUNK {
+            if chunks.is_set(c) {
+                continue;
+            }
+            let (start, end) = (c * CHUNK, ((c + 1) * CHUNK).min(self.len));
+            let first_page = c * per_chunk;
+            let mask = ((1u64 << per_chunk) - 1) << (first_page % 64);
+            let in_use = committed.load(first_page / 64) & mask != 0;
+            if !in_use && source.commit_by_writing(self.offset + start as u64, (end - start) as u64).is_ok() {
+                chunks.set_range(c, c + 1, true);
+                continue;
+            }
+            // Part of the chunk is in use, or the filesystem has no room for all of it: the
+            // range alone may still fit.
+            let (a, b) = (from.max(start), to.min(end));
+            source.commit_by_writing(self.offset + a as u64, (b - a) as u64)?;
         }
         Ok(())
     }

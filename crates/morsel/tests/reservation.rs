@@ -6,6 +6,10 @@ mod common;
 
 use morsel::{sys, Morsel, Order, Purge, Source, CHUNK, GRANULE_SIZE, PAGE_SIZE};
 
+/// The tests map 1 GiB morsels, and one measures the address space before it forks under a
+/// limit: one at a time.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 fn runs(m: &Morsel) -> Vec<(usize, usize)> {
     let mut v = Vec::new();
     m.for_each_reserved_run(|a, l| {
@@ -18,6 +22,7 @@ fn runs(m: &Morsel) -> Vec<(usize, usize)> {
 
 #[test]
 fn reserved_runs_follow_commits_chunks_granules_and_purges() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let dir = common::TestDir::new(&std::env::temp_dir(), "reservation");
     let src = Source::tmpfile(dir.path()).expect("tmpfile");
     let m = Morsel::create(&src, Order::Pud, Order::Pud.size(), Order::Pud.size()).unwrap();
@@ -49,7 +54,50 @@ fn reserved_runs_follow_commits_chunks_granules_and_purges() {
 }
 
 #[test]
+fn chunk_writes_reserve_whole_chunks_and_spare_pages_in_use() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = common::TestDir::new(std::path::Path::new("/var/tmp"), "chunk-writes");
+    let src = Source::tmpfile(dir.path()).expect("tmpfile");
+    let m = Morsel::create(&src, Order::Pud, Order::Pud.size(), Order::Pud.size()).unwrap();
+    let page = |i: usize| m.base() + i * PAGE_SIZE;
+    let per_chunk = CHUNK / PAGE_SIZE;
+
+    // A chunk none of whose pages is committed is written whole and counts whole.
+    m.write_chunks(&src, page(1), PAGE_SIZE).unwrap();
+    m.note_committed(page(1), PAGE_SIZE, true);
+    assert_eq!(runs(&m), vec![(0, CHUNK)]);
+    assert_eq!(src.file_bytes(), CHUNK as u64, "the whole chunk's blocks are reserved");
+
+    // A page in use in the next chunk: a commit beside it writes its own range only, and the
+    // data in use survives.
+    let used = page(per_chunk + 2);
+    m.note_committed(used, PAGE_SIZE, true);
+    // SAFETY: the page is inside the morsel, noted committed, and ours alone.
+    unsafe { std::ptr::write_bytes(used as *mut u8, 0xa5, PAGE_SIZE) };
+    m.write_chunks(&src, page(per_chunk + 3), 2 * PAGE_SIZE).unwrap();
+    m.note_committed(page(per_chunk + 3), 2 * PAGE_SIZE, true);
+    // SAFETY: as above.
+    let kept = unsafe { std::slice::from_raw_parts(used as *const u8, PAGE_SIZE) };
+    assert!(kept.iter().all(|&b| b == 0xa5), "a chunk write destroyed a page in use");
+    assert_eq!(runs(&m), vec![(0, CHUNK), (CHUNK + 2 * PAGE_SIZE, 3 * PAGE_SIZE)]);
+
+    // A range across chunks: the free chunk whole, the partly used one exactly.
+    m.write_chunks(&src, page(per_chunk + 5), CHUNK).unwrap();
+    m.note_committed(page(per_chunk + 5), CHUNK, true);
+    assert!(kept.iter().all(|&b| b == 0xa5));
+    assert_eq!(runs(&m), vec![(0, CHUNK), (CHUNK + 2 * PAGE_SIZE, 2 * CHUNK - 2 * PAGE_SIZE)]);
+
+    // A purge gives a chunk back: the next write there is exact again.
+    m.purge(&src, page(0), CHUNK, Purge::Forced).unwrap();
+    m.note_committed(page(0), CHUNK, false);
+    assert_eq!(runs(&m), vec![(CHUNK + 2 * PAGE_SIZE, 2 * CHUNK - 2 * PAGE_SIZE)]);
+    // SAFETY: nothing uses the morsel any more.
+    unsafe { m.destroy(&src).unwrap() };
+}
+
+#[test]
 fn reserve_aligns_without_a_double_window() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     for align in [GRANULE_SIZE, Order::Pud.size(), 64 << 30] {
         let len = Order::Pud.size();
         let at = sys::reserve(len, align).unwrap();

@@ -166,6 +166,9 @@ pub struct Provider {
     config: ProviderConfig,
     committed: AtomicUsize,
     carver: Lock<Carver>,
+    /// Orders a small kind's chunk writes (zeroes over a whole chunk none of whose pages is
+    /// committed) with every commit's noting of its pages as committed; held for nothing else.
+    noting: Lock<()>,
     /// Set while the kind's arenas are destroyed: giving memory back is pointless then.
     dying: AtomicBool,
     /// When (`sys::coarse_ms`) a commit last found the filesystem full (ENOSPC, EDQUOT); 0
@@ -206,6 +209,7 @@ impl Provider {
                 reclaimed_at: AtomicU64::new(0),
                 fork_pending: AtomicBool::new(false),
                 orphaned: AtomicBool::new(false),
+                noting: Lock::new(()),
                 carver: Lock::new(Carver {
                     cursors: [Cursor::default(); MAX_NODES],
                     regions: Regions { newest: AtomicPtr::new(std::ptr::null_mut()) },
@@ -437,6 +441,11 @@ impl Provider {
             // SAFETY: the holder is gone; see `crate::fork` for why the state is whole.
             unsafe { self.carver.raw().release() };
         }
+        if self.noting.raw().is_held() {
+            // SAFETY: as for the carver: a vanished thread's chunk write left nothing half-done
+            // that a later commit relies on (the chunk is marked only after its write).
+            unsafe { self.noting.raw().release() };
+        }
         // SAFETY: forwarded from the caller.
         unsafe { self.source.reset_lock_after_fork() };
         if self.source.backing() != Backing::File {
@@ -640,16 +649,20 @@ impl Provider {
         // Every committed byte has its file blocks before jemalloc hands it out: a write can
         // never fault on a full filesystem (ENOSPC, EDQUOT, EFBIG come back here as ENOMEM).
         let exact = || self.source.commit(m.offset_of(addr), len as u64).map(|()| len);
+        let mut noting = None;
         let allocated = if limit != 0 && !self.config.eager {
             // A size-limited kind allocates exactly what it commits, so the blocks in use
             // (st_blocks) never exceed its limit.
             exact()
         } else if !large && !self.config.eager && self.source.delays_allocation() {
-            // A small kind on a disk filesystem reserves exactly what it commits by writing
-            // zeroes: no extents made, none to free when a short-lived kind goes.
-            self.source.commit_by_writing(m.offset_of(addr), len as u64).map(|()| len)
+            // A small kind on a disk filesystem reserves what it commits by writing zeroes, a
+            // chunk at a time where no page of the chunk is in use: no extents made, none to
+            // free when a short-lived kind goes. The check and the write hold `noting`, which
+            // every commit holds while it notes its pages committed (below).
+            noting = Some(self.noting.lock());
+            m.write_chunks(&self.source, addr, len).map(|()| len)
         } else if !large && !self.config.eager {
-            // A small kind on tmpfs allocates 256 KiB chunks: one system call for the first
+            // A small kind on tmpfs allocates 64 KiB chunks: one system call for the first
             // slabs of a short-lived kind, and little of the filesystem taken. With less than a
             // chunk left on the filesystem, the exact range may still fit.
             m.allocate_chunks(&self.source, addr, len).map(|()| len).or_else(|e| match e.0 {
@@ -679,6 +692,8 @@ impl Provider {
             }
             return Err(e.into());
         }
+        // Under `noting`: a small kind's chunk write (above) must see these pages in use.
+        let _noting = noting.unwrap_or_else(|| self.noting.lock());
         m.note_committed(addr, len, true);
         Ok(())
     }
