@@ -162,10 +162,31 @@ static size_t parse_size(const char *s)
     return (size_t)v;
 }
 
+/* Kind "malloc": plain malloc/free, for the baseline of whatever allocator LD_PRELOAD puts
+ * under the program (benches/run.sh runs it on the system's libjemalloc). A sentinel no
+ * library hands out. */
+static char malloc_kind_tag;
+#define MALLOC_KIND ((memkind_t)(void *)&malloc_kind_tag)
+
+static inline void *bench_malloc(memkind_t kind, size_t size)
+{
+    return kind == MALLOC_KIND ? malloc(size) : memkind_malloc(kind, size);
+}
+
+static inline void bench_free(memkind_t kind, void *p)
+{
+    if (kind == MALLOC_KIND)
+        free(p);
+    else
+        memkind_free(kind, p);
+}
+
 /* The kind a workload runs on; PMEM kinds are created in opt.dir. */
 static memkind_t open_kind(void)
 {
     memkind_t kind = NULL;
+    if (!strcmp(opt.kind_name, "malloc"))
+        return MALLOC_KIND;
     if (!strcmp(opt.kind_name, "default"))
         return MEMKIND_DEFAULT;
     if (!strcmp(opt.kind_name, "huge")) {
@@ -188,7 +209,7 @@ static memkind_t open_kind(void)
 
 static void close_kind(memkind_t kind)
 {
-    if (kind == MEMKIND_DEFAULT)
+    if (kind == MEMKIND_DEFAULT || kind == MALLOC_KIND)
         return;
 #ifdef BENCH_OURS
     if (kind == MORSELKIND_HUGE)
@@ -296,7 +317,7 @@ static void ws_fill(working_set *w, memkind_t kind, int id)
     w->seed = 0x9E3779B97F4A7C15ULL * (uint64_t)(id + 1);
     for (int i = 0; i < SLOTS; i++) {
         w->sz[i] = rnd_size(rnd(&w->seed));
-        w->slot[i] = memkind_malloc(kind, w->sz[i]);
+        w->slot[i] = bench_malloc(kind, w->sz[i]);
         if (!w->slot[i])
             die("memkind_malloc(%zu) returned NULL", w->sz[i]);
         tag(w->slot[i], w->sz[i]);
@@ -309,9 +330,9 @@ static inline void ws_pair(working_set *w, memkind_t kind, memkind_t free_kind)
     uint64_t r = rnd(&w->seed);
     unsigned i = (unsigned)(r >> 40) & (SLOTS - 1);
     check_tag(w->slot[i], w->sz[i]);
-    memkind_free(free_kind, w->slot[i]);
+    bench_free(free_kind, w->slot[i]);
     w->sz[i] = rnd_size(r);
-    w->slot[i] = memkind_malloc(kind, w->sz[i]);
+    w->slot[i] = bench_malloc(kind, w->sz[i]);
     if (!w->slot[i])
         die("memkind_malloc(%zu) returned NULL", w->sz[i]);
     tag(w->slot[i], w->sz[i]);
@@ -321,7 +342,7 @@ static void ws_drain(working_set *w, memkind_t free_kind)
 {
     for (int i = 0; i < SLOTS; i++) {
         check_tag(w->slot[i], w->sz[i]);
-        memkind_free(free_kind, w->slot[i]);
+        bench_free(free_kind, w->slot[i]);
     }
 }
 
@@ -727,7 +748,7 @@ static void usage(void) __attribute__((noreturn));
 static void usage(void)
 {
     fprintf(stderr,
-            "usage: %s pairs  -k default|pmem|huge -t THREADS -n ITERS [-N|-M] [-d DIR]\n"
+            "usage: %s pairs  -k default|pmem|huge|malloc -t THREADS -n ITERS [-N|-M] [-d DIR]\n"
             "       %s churn  -d DIR -s SECONDS\n"
             "       %s shared -d DIR -t THREADS -n ITERS\n"
             "       %s fill   -k default|pmem|huge -p PIECE -T TOTAL [-d DIR]\n"

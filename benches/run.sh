@@ -120,6 +120,10 @@ WORKLOADS=(
 "scaling-default|2-thread scaling in one process (rounds alternate 1 thread alone and 2 threads at once), DEFAULT|2-thread/1-thread throughput|higher|scaling -k default -n $ITERS|scaling -k default -n $ITERS|ns1:ns/pair with 1 thread:lower,ns2:ns/pair/thread with 2 threads:lower||$REPS"
 "scaling-pmem|2-thread scaling in one process (rounds alternate 1 thread alone and 2 threads at once), PMEM|2-thread/1-thread throughput|higher|scaling -k pmem -n $ITERS -d @DIR@|scaling -k pmem -n $ITERS -d @DIR@|ns1:ns/pair with 1 thread:lower,ns2:ns/pair/thread with 2 threads:lower||$REPS"
 "shared-pmem|$SHARED_THREADS threads share one PMEM kind (pmem_multithreads_onekind)|ns/op|lower|shared -t $SHARED_THREADS -n $SHARED_ITERS -d @DIR@|shared -t $SHARED_THREADS -n $SHARED_ITERS -d @DIR@|cpu:CPU ns/pair:lower||$REPS"
+"jemalloc-default-1t|random 16–1040 B pairs, 1 thread: the \"memkind\" column is plain malloc/free on the system libjemalloc (LD_PRELOAD), ours is DEFAULT|ns/pair|lower|pairs -k malloc -t 1 -n $ITERS|pairs -k default -t 1 -n $ITERS|cpu:CPU ns/pair:lower|jemalloc|$REPS"
+"jemalloc-default-2t|random 16–1040 B pairs, 2 threads: plain jemalloc (LD_PRELOAD) against ours DEFAULT|ns/pair/thread|lower|pairs -k malloc -t 2 -n $ITERS|pairs -k default -t 2 -n $ITERS|cpu:CPU ns/pair:lower|jemalloc|$REPS"
+"jemalloc-pmem-1t|random 16–1040 B pairs, 1 thread: plain jemalloc (LD_PRELOAD) against ours PMEM|ns/pair|lower|pairs -k malloc -t 1 -n $ITERS|pairs -k pmem -t 1 -n $ITERS -d @DIR@|cpu:CPU ns/pair:lower|jemalloc|$REPS"
+"jemalloc-pmem-2t|random 16–1040 B pairs, 2 threads: plain jemalloc (LD_PRELOAD) against ours PMEM|ns/pair/thread|lower|pairs -k malloc -t 2 -n $ITERS|pairs -k pmem -t 2 -n $ITERS -d @DIR@|cpu:CPU ns/pair:lower|jemalloc|$REPS"
 "churn|PMEM create/100 allocs/destroy, ${CHURN_SECONDS} s, 2 DEFAULT threads busy|cycles|higher|churn -s $CHURN_SECONDS -d @DIR@|churn -s $CHURN_SECONDS -d @DIR@|cpurate:cycles per CPU second of the churning thread:higher,failed:failed calls:lower||$REPS"
 "fill-default-64M|first touch $FILL_H in 64 MiB pieces, DEFAULT|GiB/s|higher|fill -k default -p 64M -T $FILL|fill -k default -p 64M -T $FILL|faults:minor faults:lower|warm|$FILL_REPS"
 "fill-default-64K|first touch $FILL_H in 64 KiB pieces, DEFAULT|GiB/s|higher|fill -k default -p 64K -T $FILL|fill -k default -p 64K -T $FILL|faults:minor faults:lower|warm|$FILL_REPS"
@@ -148,6 +152,7 @@ cp -f "$REL/libmorselkind.so" "$B/lib/libmorselkind.so.tmp" && mv -f "$B/lib/lib
 ln -sfn libmorselkind.so "$B/lib/libmorselkind.so.0"
 
 THEIRS="$B/bin/bench-memkind"
+JEMALLOC="$(ldconfig -p 2>/dev/null | awk '/libjemalloc\.so\.2 / { print $NF; exit }')"
 OURS="$B/bin/bench-ours"
 if [[ -n $BASELINE ]]; then
     # The baseline: our library at another commit, built in a worktree of its own.
@@ -203,7 +208,11 @@ run_one() {
     [[ $pre == *warm* ]] && "$THEIRS" warm -T "$WARM" >/dev/null
     local limit=300
     [[ $id == churn ]] && limit=$(awk -v s="$CHURN_SECONDS" 'BEGIN { print int(s) + 120 }')
-    out="$(timeout "$limit" "$bin" $args 2>"$RES/stderr")"
+    local preload=()
+    # The plain-jemalloc baseline: the memkind-side program calling malloc/free, on the
+    # system's libjemalloc.
+    [[ $pre == *jemalloc* && $side == memkind ]] && preload=(env LD_PRELOAD="$JEMALLOC")
+    out="$(timeout "$limit" "${preload[@]}" "$bin" $args 2>"$RES/stderr")"
     rc=$?
     err="$(cat "$RES/stderr")"
     [[ -n $err ]] && sed "s/^/    [$side] /" "$RES/stderr" >&2
@@ -254,6 +263,14 @@ for w in "${WORKLOADS[@]}"; do
     IFS='|' read -r id label unit better targs oargs extra pre reps <<<"$w"
     [[ -z $ONLY || $id =~ $ONLY ]] || continue
     k=$((k + 1))
+    if [[ $pre == *jemalloc* && -z $JEMALLOC ]]; then
+        say "[$k/$n_work] $id: SKIPPED: no libjemalloc.so.2 on this machine (bash tests/deps.sh installs it)"
+        continue
+    fi
+    if [[ $pre == *jemalloc* && -n $BASELINE ]]; then
+        say "[$k/$n_work] $id: skipped against a baseline build (the row compares with plain jemalloc)"
+        continue
+    fi
     # Against a baseline build, both sides run our workload (MORSELKIND_HUGE included).
     [[ -n $BASELINE ]] && targs="$oargs"
     wt="$targs" wo="$oargs"
@@ -378,6 +395,10 @@ DERIVED="$B/derived.md"
     ratio_rows "DEFAULT 2-thread ns: ours / memkind" pairs-default-2t.ours pairs-default-2t.memkind "≤" 1.10 one
     ratio_rows "PMEM 1-thread ns: ours PMEM / memkind DEFAULT" pairs-pmem-1t.ours pairs-default-1t.memkind "≤" 1.25 one
     ratio_rows "PMEM 1-thread speedup: memkind PMEM ns / ours PMEM ns" pairs-pmem-1t.memkind pairs-pmem-1t.ours "≥" 4 one
+    for t in 1 2; do
+        ratio_rows "DEFAULT $t-thread ns: ours / plain jemalloc (issue 16)" jemalloc-default-${t}t.ours jemalloc-default-${t}t.memkind "≤" 1.10 one
+        ratio_rows "PMEM $t-thread ns: ours / plain jemalloc (issue 16)" jemalloc-pmem-${t}t.ours jemalloc-pmem-${t}t.memkind "≤" 1.10 one
+    done
     if have churn.memkind.main churn.ours.main; then
         to=$(calc "$(med churn.ours.main) / $(med churn.memkind.main)")
         echo "| churn cycles: ours / memkind (wall time) | | $to | ≥ 3 $(check "$to" ">=" 3) |"
