@@ -40,7 +40,7 @@ use std::alloc::{GlobalAlloc, Layout};
 use std::cell::Cell;
 use std::ffi::{c_char, c_int, c_void};
 use std::ptr::NonNull;
-use std::sync::atomic::{AtomicPtr, AtomicU8, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU8, AtomicUsize, Ordering};
 
 mod fork;
 
@@ -147,6 +147,10 @@ static TIERING: AtomicPtr<Tiering> = AtomicPtr::new(std::ptr::null_mut());
 static REPORT_PATH: AtomicPtr<c_char> = AtomicPtr::new(std::ptr::null_mut());
 /// MEMKIND_MEM_TIERING_LOG_LEVEL.
 static LOG_LEVEL: AtomicU8 = AtomicU8::new(0);
+/// One tier, and nobody reads the counts (no report file, no MORSELKIND_DEBUG): every call goes
+/// straight to the tier's kind, with no usable-size query and no counting. A single tier's
+/// policy never reads its counts, so placement is the same.
+static UNCOUNTED: AtomicBool = AtomicBool::new(false);
 
 thread_local! {
     /// The thread is inside this library (initialising or allocating): a nested malloc goes to
@@ -279,6 +283,10 @@ fn start() {
         memtier::sampler::start(&kinds);
     }
     fork::install();
+    let uncounted = tiering.memory.tiers().len() == 1
+        && REPORT_PATH.load(Ordering::Relaxed).is_null()
+        && !morselkind::morselkind_debug();
+    UNCOUNTED.store(uncounted, Ordering::Relaxed);
     TIERING.store(Box::into_raw(Box::new(tiering)), Ordering::Release);
     STATE.store(READY, Ordering::Release);
 }
@@ -408,6 +416,9 @@ fn do_malloc(size: usize) -> *mut c_void {
         // SAFETY: glibc's malloc for nested calls and before start-up.
         return unsafe { __libc_malloc(size) };
     };
+    if UNCOUNTED.load(Ordering::Relaxed) {
+        return ptr_out(t.memory.tiers()[0].kind.malloc(size));
+    }
     tiered(t, size, |k| memtier::kind_malloc(k, size))
 }
 
@@ -417,6 +428,9 @@ fn do_aligned(align: usize, size: usize) -> *mut c_void {
         // SAFETY: glibc's memalign for nested calls and before start-up.
         return unsafe { __libc_memalign(align, size) };
     };
+    if UNCOUNTED.load(Ordering::Relaxed) {
+        return ptr_out(t.memory.tiers()[0].kind.aligned(align, size));
+    }
     tiered(t, size, |k| memtier::kind_aligned(k, align, size))
 }
 
@@ -424,8 +438,23 @@ fn do_aligned(align: usize, size: usize) -> *mut c_void {
 /// C's malloc.
 #[no_mangle]
 pub unsafe extern "C" fn malloc(size: usize) -> *mut c_void {
+    if let Some(p) = malloc_fast(size) {
+        return p.as_ptr().cast();
+    }
     // glibc: malloc(0) is a unique, freeable pointer.
     guard(std::ptr::null_mut(), || do_malloc(size.max(1)))
+}
+
+/// One uncounted tier: its kind's fast path (jemalloc's own for DEFAULT, a thread-cache hit
+/// for the others), which takes no lock, sets nothing up and cannot panic, so it needs neither
+/// the guard nor the nested-call check. `None` (nothing done) for size 0 and every miss.
+#[inline(always)]
+fn malloc_fast(size: usize) -> Option<NonNull<u8>> {
+    if !UNCOUNTED.load(Ordering::Relaxed) {
+        return None;
+    }
+    // UNCOUNTED is set just before the tiering is published: it may be missing for a moment.
+    tiering()?.memory.tiers().first()?.kind.malloc_fast(size)
 }
 
 /// # Safety
@@ -442,6 +471,9 @@ pub unsafe extern "C" fn calloc(num: usize, size: usize) -> *mut c_void {
             // SAFETY: glibc's calloc for nested calls and before start-up.
             return unsafe { __libc_calloc(total, 1) };
         };
+        if UNCOUNTED.load(Ordering::Relaxed) {
+            return ptr_out(t.memory.tiers()[0].kind.calloc(1, total));
+        }
         // The policy decides on the element size, as memkind's memtier_calloc does.
         tiered(t, size, |k| memtier::kind_calloc(k, 1, total))
     })
@@ -452,8 +484,16 @@ pub unsafe extern "C" fn calloc(num: usize, size: usize) -> *mut c_void {
 #[no_mangle]
 pub unsafe extern "C" fn free(ptr: *mut c_void) {
     let Some(p) = NonNull::new(ptr.cast::<u8>()) else { return };
+    let uncounted = UNCOUNTED.load(Ordering::Relaxed);
+    // SAFETY: the caller passes a live block, ours or glibc's (the fast path does nothing
+    // with a block that is not ours).
+    if uncounted && unsafe { morselkind::free_any_fast(p) } {
+        return;
+    }
     guard((), || match Kind::detect(p.as_ptr()) {
         // SAFETY: the directory says it is a live block of `k`.
+        Some(k) if uncounted => unsafe { k.free(p) },
+        // SAFETY: as above.
         Some(k) => unsafe { memtier::kind_free(k, p) },
         // SAFETY: not ours, so glibc's (allocated before start-up or by a nested call).
         None => unsafe { __libc_free(ptr) },
@@ -477,6 +517,10 @@ pub unsafe extern "C" fn realloc(ptr: *mut c_void, size: usize) -> *mut c_void {
             return unsafe { __libc_realloc(ptr, size) };
         };
         let _inside = Inside::enter();
+        if UNCOUNTED.load(Ordering::Relaxed) {
+            // SAFETY: the directory says it is a live block of `k`, the only tier's.
+            return ptr_out(unsafe { k.realloc(p, size) });
+        }
         // SAFETY: the directory says it is a live block of `k`; it stays in its tier if it can.
         let mut r = unsafe { memtier::kind_realloc(k, p, size) };
         if let Some(t) = tiering() {
