@@ -188,5 +188,6 @@ int main(int argc, char **argv)
            "mib_written=%.0f\n",
            t1 - t0, ab_cpu(), ab_maxrss_kb(), nt, g_steps * nt, (unsigned long long)re,
            (unsigned long long)mv, (double)wr / 1048576.0);
+    fflush(stdout); /* before exit: see ab_flush_note in common.h */
     return 0;
 }

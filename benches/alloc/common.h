@@ -3,7 +3,12 @@
  * Every program: parses a few "-x N" options, runs a fixed amount of work (so that wall time, not
  * throughput over a fixed time, is the figure), checks its own data, and prints one line
  *   <name> seconds=<wall of the timed part> cpu=<user+sys of the process> maxrss_kb=<ru_maxrss> ...
- * Corruption or an allocation failure prints "CORRUPT: ..." / "FAIL: ..." on stderr and exits 2. */
+ * Corruption or an allocation failure prints "CORRUPT: ..." / "FAIL: ..." on stderr and exits 2.
+ *
+ * ab_flush_note: every program fflush()es stdout right after its result line. Under memkind 1.14's
+ * libmemtier with an FS_DAX tier, stdout's buffer (malloc'd, so it may lie in the tier's file
+ * mapping) is unmapped by memkind's destructor before libc flushes stdio at exit, and output still
+ * buffered then (stdout to a file or pipe) is silently lost, with exit status 0. */
 #ifndef ALLOC_BENCH_COMMON_H
 #define ALLOC_BENCH_COMMON_H
 

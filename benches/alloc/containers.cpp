@@ -133,5 +133,6 @@ int main(int argc, char **argv)
            "checksum=%016llx\n",
            t1 - t0, ab_cpu(), ab_maxrss_kb(), rounds, (unsigned long long)n * (unsigned long long)rounds,
            (unsigned long long)sorted_lines, (unsigned long long)checksum);
+    fflush(stdout); /* before exit: see ab_flush_note in common.h */
     return 0;
 }

@@ -390,5 +390,6 @@ int main(int argc, char **argv)
            "checksum=%016llx\n",
            t1 - t0, ab_cpu(), ab_maxrss_kb(), iters, (unsigned long long)g_nodes_made,
            (unsigned long long)chars, (unsigned long long)checksum);
+    fflush(stdout); /* before exit: see ab_flush_note in common.h */
     return 0;
 }

@@ -161,5 +161,6 @@ int main(int argc, char **argv)
            "checksum=%016llx\n",
            t1 - t0, ab_cpu(), ab_maxrss_kb(), nthreads, (unsigned long long)ops,
            (t1 - t0) * 1e9 / (double)ops, (unsigned long long)tagsum);
+    fflush(stdout); /* before exit: see ab_flush_note in common.h */
     return 0;
 }

@@ -216,5 +216,6 @@ int main(int argc, char **argv)
            "ns_per_msg=%.1f\n",
            t1 - t0, ab_cpu(), ab_maxrss_kb(), np, nc, (unsigned long long)total,
            (t1 - t0) * 1e9 / (double)total);
+    fflush(stdout); /* before exit: see ab_flush_note in common.h */
     return 0;
 }

@@ -100,5 +100,6 @@ int main(int argc, char **argv)
            "fsdax_mapped_mib=%.1f libs=%s\n",
            (double)total / 1048576.0, total ? (double)on_dir / (double)total : 0.0, blocks_on_dir, n,
            nr, (double)mapped / 1048576.0, libs[0] ? libs : "none");
+    fflush(stdout); /* before exit: see ab_flush_note in common.h */
     return 0;
 }
