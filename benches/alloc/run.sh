@@ -381,7 +381,7 @@ rev="$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')"
             key = P[pi] SUBSEP C[ci]
             if (!(key in runs)) { printf "| %s | %s | skipped | | | | | | 0 |\n", P[pi], C[ci]; continue }
             if (key in fails) {
-                printf "| %s | %s | **FAIL** (%d of %d runs: %s) | | | | | | %d |\n", P[pi], C[ci], fails[key], runs[key], why[key], runs[key]; continue
+                printf "| %s | %s | **FAIL** (%d of %d runs: %s) | | | | | | %d |\n", P[pi], C[ci], fails[key], runs[key], why[key], ok[key] + 0; continue
             }
             g = P[pi] SUBSEP "glibc"; j = P[pi] SUBSEP "jemalloc"
             rg = (g in med && med[g] > 0) ? sprintf("%.2f", med[key] / med[g]) : "–"
