@@ -20,6 +20,13 @@
 //! `UnsafeCell`): no `&mut` to memory another thread reads ever exists.
 //!
 //! At thread exit, the thread's caches are flushed (inside the window) and it unregisters.
+//!
+//! # The circle with `crate::kind` and `crate::fork`
+//! cache → kind: a cache is per kind, so it reads the kind's index, generation and arenas.
+//! kind → cache: `Kind::destroy` opens the busy window's other side (`before_destroy`), and
+//! the statistics flush the calling thread's cache first. fork → cache: the thread registry is
+//! one of the locks the fork handlers take, in the order `crate::fork` states. These are the
+//! only modules of the crate that import each other.
 
 use std::cell::{Cell, UnsafeCell};
 use std::ptr::NonNull;

@@ -6,8 +6,8 @@ use std::path::Path;
 use morsel::Source;
 
 use crate::error::{Error, Result};
-use crate::kind::{Kind, KindSpec};
-use crate::provider::ProviderConfig;
+use crate::kind::Kind;
+use crate::provider::{KindSpec, ProviderConfig};
 
 /// memkind's smallest size limit for a PMEM kind (`MEMKIND_PMEM_MIN_SIZE`).
 pub const PMEM_MIN_SIZE: usize = 16 << 20;
@@ -87,7 +87,7 @@ impl Kind {
             });
             Error::Directory(e.0)
         })?;
-        let m = crate::statics::machine();
+        let m = crate::machine::machine();
         let dirty_decay_ms = match config.policy {
             UsagePolicy::Default => 10_000,
             UsagePolicy::Conservative => 0,

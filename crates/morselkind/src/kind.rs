@@ -6,6 +6,13 @@
 //! An entry's fields are written only while it is `BUSY`, under the registry lock, and published
 //! by storing `LIVE` with release ordering; the allocation paths read them after an acquire load
 //! of `LIVE`. Using a kind while another thread destroys it is the caller's bug, as in memkind.
+//!
+//! What a static kind is (its name, placement and pages) is `crate::statics`' table; this
+//! module only owns the entries. The one circle among the crate's modules is here: kind ↔
+//! cache (a destroyer waits out every thread's busy window and flushes their caches of the
+//! kind; a cache reads its kind's generation and arenas) and kind ↔ fork (the fork handlers
+//! take REGISTRY and ARENAS through [`fork_lock`] in their lock order and walk the live kinds;
+//! every slow path here settles a forked child's copies first and installs the handlers).
 
 use std::sync::atomic::{AtomicI32, AtomicPtr, AtomicU32, AtomicU8, AtomicUsize, Ordering};
 
@@ -14,8 +21,10 @@ use morsel::Source;
 
 use crate::error::{Error, Result};
 use crate::je;
+use crate::machine::machine;
 use crate::meta::MetaBox;
-use crate::provider::{Provider, ProviderConfig};
+use crate::provider::{KindSpec, Provider};
+use crate::statics::{StaticKind, NUM_STATIC};
 
 /// Entries in the kind table, static kinds included (memkind's `MEMKIND_MAX_KIND`).
 pub const MAX_KIND: usize = 512;
@@ -85,95 +94,54 @@ pub(crate) unsafe fn fork_unlock() {
 /// An arena slot not created yet.
 const NO_ARENA: u32 = u32::MAX;
 
-/// memkind's static kinds, numbered as its partitions, then ours.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[repr(u32)]
-#[allow(missing_docs)]
-pub enum StaticKind {
-    Default = 0,
-    Hbw,
-    HbwHugetlb,
-    HbwPreferred,
-    HbwPreferredHugetlb,
-    Hugetlb,
-    HbwGbtlb,
-    HbwPreferredGbtlb,
-    Gbtlb,
-    HbwInterleave,
-    Interleave,
-    Regular,
-    HbwAll,
-    HbwAllHugetlb,
-    DaxKmem,
-    DaxKmemAll,
-    DaxKmemPreferred,
-    DaxKmemInterleave,
-    HighestCapacity,
-    HighestCapacityPreferred,
-    HighestCapacityLocal,
-    HighestCapacityLocalPreferred,
-    LowestLatencyLocal,
-    LowestLatencyLocalPreferred,
-    HighestBandwidthLocal,
-    HighestBandwidthLocalPreferred,
-    /// morselkind's own: THP-backed 2 MiB morsels.
-    Huge,
+/// Arenas per kind: MEMKIND_ARENA_NUM_PER_KIND rounded up to a power of two, else one per CPU,
+/// and never more than [`MAX_ARENAS`] (so 512 kinds always fit in jemalloc's 4095 arenas).
+///
+/// `Err(Error::Environ)` when the variable is set to something memkind refuses (0, no number,
+/// more than `INT_MAX`): memkind then fails every kind that makes arenas of its own.
+pub fn arenas_per_kind() -> Result<usize> {
+    static ARENAS: std::sync::OnceLock<Result<usize>> = std::sync::OnceLock::new();
+    *ARENAS.get_or_init(|| {
+        let wanted = match machine().env.arena_num_per_kind() {
+            Ok(Some(n)) => n as usize,
+            Ok(None) => cpus(),
+            Err(_) => return Err(Error::Environ),
+        };
+        Ok(wanted.next_power_of_two().min(MAX_ARENAS))
+    })
 }
 
-/// How many static kinds there are; dynamic kinds take the entries after them.
-pub const NUM_STATIC: usize = StaticKind::Huge as usize + 1;
+/// The arena count for MEMKIND_DEFAULT, which memkind serves from jemalloc's own arenas and so
+/// never fails on a bad MEMKIND_ARENA_NUM_PER_KIND: the CPU count then.
+fn arenas_for_default() -> usize {
+    arenas_per_kind().unwrap_or_else(|_| cpus().next_power_of_two()).min(MAX_ARENAS)
+}
 
-const STATIC_NAMES: [&str; NUM_STATIC] = [
-    "memkind_default",
-    "memkind_hbw",
-    "memkind_hbw_hugetlb",
-    "memkind_hbw_preferred",
-    "memkind_hbw_preferred_hugetlb",
-    "memkind_hugetlb",
-    "memkind_hbw_gbtlb",
-    "memkind_hbw_preferred_gbtlb",
-    "memkind_gbtlb",
-    "memkind_hbw_interleave",
-    "memkind_interleave",
-    "memkind_regular",
-    "memkind_hbw_all",
-    "memkind_hbw_all_hugetlb",
-    "memkind_dax_kmem",
-    "memkind_dax_kmem_all",
-    "memkind_dax_kmem_preferred",
-    "memkind_dax_kmem_interleave",
-    "memkind_highest_capacity",
-    "memkind_highest_capacity_preferred",
-    "memkind_highest_capacity_local",
-    "memkind_highest_capacity_local_preferred",
-    "memkind_lowest_latency_local",
-    "memkind_lowest_latency_local_preferred",
-    "memkind_highest_bandwidth_local",
-    "memkind_highest_bandwidth_local_preferred",
-    "morselkind_huge",
-];
+fn cpus() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+thread_local! {
+    static SLOT: std::cell::Cell<u32> = const { std::cell::Cell::new(u32::MAX) };
+}
+static NEXT_SLOT: AtomicU32 = AtomicU32::new(0);
+
+/// The calling thread's slot: threads take slots round-robin, once, and a kind picks its arena
+/// by slot. No hashing on the allocation path.
+#[inline]
+pub(crate) fn thread_slot() -> u32 {
+    SLOT.with(|s| {
+        let v = s.get();
+        if v != u32::MAX {
+            return v;
+        }
+        let v = NEXT_SLOT.fetch_add(1, Ordering::Relaxed) & 0xffff;
+        s.set(v);
+        v
+    })
+}
 
 impl StaticKind {
-    /// Every static kind, in table order.
-    pub fn all() -> impl Iterator<Item = StaticKind> {
-        (0..NUM_STATIC as u32).map(|i| StaticKind::from_index(i as usize).expect("in range"))
-    }
-
-    /// The static kind at table index `i`.
-    pub fn from_index(i: usize) -> Option<StaticKind> {
-        if i < NUM_STATIC {
-            // SAFETY: StaticKind is repr(u32) with contiguous discriminants 0..NUM_STATIC.
-            Some(unsafe { std::mem::transmute::<u32, StaticKind>(i as u32) })
-        } else {
-            None
-        }
-    }
-
-    /// memkind's name for it.
-    pub fn name(self) -> &'static str {
-        STATIC_NAMES[self as usize]
-    }
-
     /// Its handle.
     pub const fn kind(self) -> Kind {
         Kind(&KINDS[self as usize])
@@ -213,16 +181,6 @@ impl std::fmt::Debug for Kind {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "Kind({}: {})", self.index(), self.name())
     }
-}
-
-/// What a dynamic kind is made of.
-pub struct KindSpec {
-    /// Where its memory comes from.
-    pub source: Source,
-    /// How it is carved and given back.
-    pub config: ProviderConfig,
-    /// jemalloc's dirty decay in ms (-1: never, 0: at once).
-    pub dirty_decay_ms: isize,
 }
 
 impl Kind {
@@ -324,8 +282,7 @@ impl Kind {
     pub fn check_available(self) -> Result<()> {
         match self.static_kind() {
             Some(sk)
-                if !matches!(sk, StaticKind::Default | StaticKind::Regular)
-                    && crate::options::arenas_per_kind().is_err() =>
+                if !matches!(sk, StaticKind::Default | StaticKind::Regular) && arenas_per_kind().is_err() =>
             {
                 crate::statics::spec(sk).map(|_| ())
             }
@@ -336,7 +293,7 @@ impl Kind {
     #[cold]
     fn ready_slow(self) -> Result<()> {
         let Some(sk) = self.static_kind() else { return Err(Error::Invalid) };
-        crate::log::startup();
+        crate::startup::startup();
         crate::fork::install();
         crate::fork::settle_if_pending();
         let _r = REGISTRY.lock();
@@ -346,7 +303,7 @@ impl Kind {
             _ => {}
         }
         if sk != StaticKind::Default {
-            if let Err(e) = crate::options::arenas_per_kind() {
+            if let Err(e) = arenas_per_kind() {
                 // memkind's static kinds other than DEFAULT make their arenas on first use and
                 // abort when MEMKIND_ARENA_NUM_PER_KIND forbids it, available or not.
                 crate::log::fatal(|l| {
@@ -356,7 +313,7 @@ impl Kind {
             }
         }
         let outcome = crate::statics::spec(sk).and_then(|spec| self.install(spec));
-        crate::statics::report(sk, &outcome);
+        crate::diagnostics::report(sk, &outcome);
         match outcome {
             Ok(()) => Ok(()),
             Err(e) => {
@@ -376,8 +333,8 @@ impl Kind {
     /// one thread (or made and destroyed in a loop) pays for one arena only.
     fn install(self, spec: KindSpec) -> Result<()> {
         let arenas = match self.static_kind() {
-            Some(StaticKind::Default) => crate::options::arenas_for_default(),
-            _ => crate::options::arenas_per_kind()?,
+            Some(StaticKind::Default) => arenas_for_default(),
+            _ => arenas_per_kind()?,
         };
         let provider = Provider::new(self.0 as *const KindInner as usize, spec.source, spec.config)?;
         let decay = spec.dirty_decay_ms.clamp(-1, i32::MAX as isize) as i32;
@@ -413,7 +370,7 @@ impl Kind {
 
     /// Creates a dynamic kind in a free entry of the table.
     pub fn create(spec: KindSpec) -> Result<Kind> {
-        crate::log::startup();
+        crate::startup::startup();
         crate::fork::install();
         crate::fork::settle_if_pending();
         let _r = REGISTRY.lock();
@@ -501,7 +458,7 @@ impl Kind {
     /// The arena for the calling thread.
     #[inline]
     pub(crate) fn arena(self) -> u32 {
-        let i = (crate::heap::thread_slot() & self.0.arena_mask.load(Ordering::Relaxed)) as usize;
+        let i = (thread_slot() & self.0.arena_mask.load(Ordering::Relaxed)) as usize;
         match self.0.arenas[i].load(Ordering::Acquire) {
             NO_ARENA => self.arena_slow(i),
             a => a,
@@ -604,8 +561,8 @@ impl Kind {
     pub fn capacity(self) -> Result<usize> {
         if let Some(sk) = self.static_kind() {
             self.ready()?;
-            let m = crate::statics::machine();
-            let nodes = crate::statics::nodes_for(sk, crate::statics::current_node())?;
+            let m = machine();
+            let nodes = crate::statics::nodes_for(sk, crate::machine::current_node())?;
             return Ok(nodes.iter().filter_map(|n| m.topology.node(*n)).map(|n| n.mem_total as usize).sum());
         }
         let p = self.provider().ok_or(Error::Invalid)?;

@@ -89,6 +89,43 @@ pub struct ProviderConfig {
     pub fixed: Option<(usize, usize)>,
 }
 
+/// What a kind is made of: a provider's source and configuration, and its arenas' decay.
+pub struct KindSpec {
+    /// Where its memory comes from.
+    pub source: Source,
+    /// How it is carved and given back.
+    pub config: ProviderConfig,
+    /// jemalloc's dirty decay in ms (-1: never, 0: at once).
+    pub dirty_decay_ms: isize,
+}
+
+// ---- a forked child's copies of its file kinds (see `crate::fork`) ----
+
+/// In a forked child: some kind still maps its parent's file privately, and its copy is to be
+/// made before anything touches the kind (see `crate::fork`).
+pub(crate) static FORK_PENDING: AtomicBool = AtomicBool::new(false);
+
+/// What makes the child's copies: `crate::fork`'s `settle`, set when the fork handlers are
+/// installed. Held here as a function, so the providers (which the kind table owns) do not
+/// import the fork handlers (which walk the kind table).
+static FORK_SETTLE: std::sync::OnceLock<fn()> = std::sync::OnceLock::new();
+
+/// Sets what [`settle_fork_if_pending`] calls (the first call wins).
+pub(crate) fn set_fork_settle(settle: fn()) {
+    let _ = FORK_SETTLE.set(settle);
+}
+
+/// In a forked child whose file kinds wait for their copies: makes them now (see
+/// `crate::fork`). One relaxed load otherwise.
+#[inline]
+pub(crate) fn settle_fork_if_pending() {
+    if FORK_PENDING.load(Ordering::Relaxed) {
+        if let Some(settle) = FORK_SETTLE.get() {
+            settle();
+        }
+    }
+}
+
 /// One registered span and its morsel (none for a FIXED region).
 #[repr(C)]
 struct Region {
@@ -338,7 +375,7 @@ impl Provider {
             Placements::None => Ok((0, None)),
             Placements::All(p) => Ok((0, Some(p))),
             Placements::PerNode(map) => {
-                let node = crate::statics::current_node() % MAX_NODES;
+                let node = crate::machine::current_node() % MAX_NODES;
                 map[node].as_ref().map(|p| (node, Some(p))).ok_or(Error::Unavailable)
             }
         }
@@ -554,7 +591,7 @@ impl Provider {
         zero: &mut bool,
         commit: &mut bool,
     ) -> usize {
-        crate::fork::settle_if_pending();
+        settle_fork_if_pending();
         let anon = self.source.backing() == Backing::Anon && self.config.fixed.is_none();
         if self.orphaned.load(Ordering::Relaxed) {
             return 0;
@@ -606,7 +643,7 @@ impl Provider {
     }
 
     fn commit(&self, addr: usize, len: usize) -> Result<()> {
-        crate::fork::settle_if_pending();
+        settle_fork_if_pending();
         if self.config.fixed.is_some() {
             return Ok(());
         }
@@ -746,7 +783,7 @@ impl Provider {
     /// In a file kind, the granules whose blocks a commit allocated are marked already: those
     /// are faulted in here without a second fallocate.
     pub fn populate(&self, addr: usize, len: usize) -> usize {
-        crate::fork::settle_if_pending();
+        settle_fork_if_pending();
         let Some(m) = self.morsel_at(addr) else { return 0 };
         let (mut from, mut to) = (addr, addr + len);
         if self.config.huge && self.source.backing() == Backing::Anon && len < helper::SPLIT_MIN {
@@ -771,7 +808,7 @@ impl Provider {
 
     /// Gives `[addr, addr+len)` back; true if all of it was (jemalloc may then assume zeroes).
     fn give_back(&self, addr: usize, len: usize, how: Purge) -> bool {
-        crate::fork::settle_if_pending();
+        settle_fork_if_pending();
         if self.config.hog
             || self.config.fixed.is_some()
             || self.dying.load(Ordering::Relaxed)
