@@ -358,6 +358,9 @@ impl Kind {
 
     /// After [`Kind::free_fast`] did nothing: a tagged block whose bin was full (or whose cache
     /// is not made yet) goes back through the cache's flush; any other asks jemalloc its size.
+    ///
+    /// # Safety
+    /// As [`Kind::free`]: `ptr` is a live block of this kind, not used again.
     #[inline(never)]
     unsafe fn free_slow(self, ptr: NonNull<u8>) {
         if tagged_class(ptr).is_some_and(|class| cache::free_after_miss(self, ptr, class)) {
@@ -511,7 +514,8 @@ impl Kind {
     /// # Safety
     /// `ptr` must be a live allocation of this kind.
     pub unsafe fn defrag(self, ptr: NonNull<u8>) -> Option<NonNull<u8>> {
-        let u = crate::je::utilization(ptr.as_ptr().cast())?;
+        // SAFETY: the caller passes a live block of this kind, which jemalloc made.
+        let u = unsafe { crate::je::utilization(ptr.as_ptr().cast()) }?;
         if u.nfree == 0 || u.nregs <= 1 || u.slabcur == 0 {
             return None;
         }

@@ -23,7 +23,7 @@ use crate::error::{Error, Result};
 use crate::je;
 use crate::machine::machine;
 use crate::meta::MetaBox;
-use crate::provider::{KindSpec, Provider};
+use crate::provider::{KindSpec, MorselLayout, Provider};
 use crate::statics::{StaticKind, NUM_STATIC};
 
 /// Entries in the kind table, static kinds included (memkind's `MEMKIND_MAX_KIND`).
@@ -337,7 +337,8 @@ impl Kind {
             _ => arenas_per_kind()?,
         };
         let provider = Provider::new(self.0 as *const KindInner as usize, spec.source, spec.config)?;
-        let decay = spec.dirty_decay_ms.clamp(-1, i32::MAX as isize) as i32;
+        // jemalloc's number: ms, -1 for never.
+        let decay = spec.dirty_decay.map_or(-1, |d| d.as_millis().min(i32::MAX as u128) as i32);
         let first = new_arena(&provider, decay)?;
         self.0.arenas[0].store(first, Ordering::Relaxed);
         for a in &self.0.arenas[1..] {
@@ -418,7 +419,9 @@ impl Kind {
             for (i, slot) in self.0.arenas.iter().enumerate() {
                 let a = slot.swap(NO_ARENA, Ordering::AcqRel);
                 if a != NO_ARENA && (i == 0 || a != first) {
-                    je::arena_destroy(a);
+                    // SAFETY: the kind is BUSY and retired: no thread allocates from it, every
+                    // cache of it is flushed, and the caller uses none of its blocks again.
+                    unsafe { je::arena_destroy(a) };
                 }
             }
         }
@@ -478,7 +481,7 @@ impl Kind {
 
     /// Whether this kind has a size limit.
     pub fn is_limited(self) -> bool {
-        self.provider().is_some_and(|p| p.config().limit != 0)
+        self.provider().is_some_and(|p| p.config().limit.is_some())
     }
 
     /// Bytes committed to this kind's file (file kinds), as the limit counts them.
@@ -525,8 +528,8 @@ impl Kind {
         self.provider().map_or((0, 0), |p| (p.morsels(), p.mapped()))
     }
 
-    /// (address, length, file offset, order size) of every morsel of the kind.
-    pub fn morsel_layout(self) -> Vec<(usize, usize, u64, usize)> {
+    /// Where every morsel of the kind lies, oldest first.
+    pub fn morsel_layout(self) -> Vec<MorselLayout> {
         self.provider().map_or_else(Vec::new, |p| p.morsel_layout())
     }
 
@@ -543,7 +546,9 @@ impl Kind {
 
 /// Creates one jemalloc arena over `provider`, with the kind's decay and growth limits.
 fn new_arena(provider: &Provider, dirty_decay_ms: i32) -> Result<u32> {
-    let a = je::arena_create(provider.hooks())?;
+    // SAFETY: the provider's hooks trampoline into it, and it outlives its arenas: `destroy`
+    // destroys them before it drops the provider.
+    let a = unsafe { je::arena_create(provider.hooks()) }?;
     je::arena_set_retain_grow_limit(a, morsel::Order::Pud.size());
     je::arena_set_decay(a, dirty_decay_ms as isize, 0);
     Ok(a)
@@ -570,8 +575,8 @@ impl Kind {
         if let Some((start, end)) = c.fixed {
             return Ok(end - start);
         }
-        if c.limit != 0 {
-            return Ok(c.limit);
+        if let Some(limit) = c.limit {
+            return Ok(limit);
         }
         Ok(p.source().fs_capacity() as usize)
     }

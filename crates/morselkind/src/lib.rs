@@ -113,7 +113,7 @@ pub fn dir_is_dax(dir: &std::path::Path) -> bool {
     use std::os::unix::ffi::OsStrExt;
     std::ffi::CString::new(dir.as_os_str().as_bytes()).is_ok_and(|c| morsel::sys::dir_supports_map_sync(&c))
 }
-pub use provider::{KindSpec, Placement, Placements, ProviderConfig, MAX_NODES};
+pub use provider::{KindSpec, MorselLayout, Placement, Placements, ProviderConfig, MAX_NODES};
 pub use sizes::{size_class, MAX_TABLED};
 
 /// Refreshes the statistics `Kind::stats` and [`total_stats`] report (memkind's

@@ -73,8 +73,8 @@ pub enum Placements {
 /// How a kind's memory is sourced and given back.
 #[derive(Clone, Debug, Default)]
 pub struct ProviderConfig {
-    /// Most bytes committed at once (0: no limit).
-    pub limit: usize,
+    /// Most bytes committed at once (`None`: only the source limits it).
+    pub limit: Option<usize>,
     /// NUMA placement, applied to each morsel with one `mbind`.
     pub placements: Placements,
     /// Transparent huge pages (`MADV_HUGEPAGE`), purged in whole granules only.
@@ -89,14 +89,27 @@ pub struct ProviderConfig {
     pub fixed: Option<(usize, usize)>,
 }
 
+/// Where one morsel of a kind lies ([`crate::Kind::morsel_layout`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MorselLayout {
+    /// Its address.
+    pub addr: usize,
+    /// Its length in bytes.
+    pub len: usize,
+    /// Its offset in the kind's file (0 for anonymous memory).
+    pub offset: u64,
+    /// The size of its order, to which its address and offset are aligned.
+    pub order_size: usize,
+}
+
 /// What a kind is made of: a provider's source and configuration, and its arenas' decay.
 pub struct KindSpec {
     /// Where its memory comes from.
     pub source: Source,
     /// How it is carved and given back.
     pub config: ProviderConfig,
-    /// jemalloc's dirty decay in ms (-1: never, 0: at once).
-    pub dirty_decay_ms: isize,
+    /// How long freed dirty pages stay before they are purged (`None`: never; zero: at once).
+    pub dirty_decay: Option<std::time::Duration>,
 }
 
 // ---- a forked child's copies of its file kinds (see `crate::fork`) ----
@@ -307,13 +320,18 @@ impl Provider {
     }
 
     /// (address, length, file offset, order size) of every morsel, oldest first.
-    pub fn morsel_layout(&self) -> Vec<(usize, usize, u64, usize)> {
+    pub fn morsel_layout(&self) -> Vec<MorselLayout> {
         let carver = self.lock();
         let mut layout: Vec<_> = carver
             .regions
             .iter()
             .filter_map(|r| r.morsel.as_ref())
-            .map(|m| (m.base(), m.len(), m.offset(), m.order().size()))
+            .map(|m| MorselLayout {
+                addr: m.base(),
+                len: m.len(),
+                offset: m.offset(),
+                order_size: m.order().size(),
+            })
             .collect();
         layout.reverse();
         layout
@@ -669,7 +687,7 @@ impl Provider {
         }
         let limit = self.config.limit;
         let before = self.committed.fetch_add(len, Ordering::Relaxed);
-        if limit != 0 && before + len > limit {
+        if limit.is_some_and(|limit| before + len > limit) {
             self.committed.fetch_sub(len, Ordering::Relaxed);
             return Err(Error::OutOfMemory);
         }
@@ -679,7 +697,7 @@ impl Provider {
         };
         let large = before + len > SMALL_KIND;
         // Exactly one commit crosses the line: the one with before ≤ SMALL_KIND < before + len.
-        if limit == 0 && before <= SMALL_KIND && large {
+        if limit.is_none() && before <= SMALL_KIND && large {
             // The kind is no longer small: let faults read ahead again (see `new_morsel`).
             self.advise_all(libc::MADV_NORMAL);
         }
@@ -687,7 +705,7 @@ impl Provider {
         // never fault on a full filesystem (ENOSPC, EDQUOT, EFBIG come back here as ENOMEM).
         let exact = || self.source.commit(m.offset_of(addr), len as u64).map(|()| len);
         let mut noting = None;
-        let allocated = if limit != 0 && !self.config.eager {
+        let allocated = if limit.is_some() && !self.config.eager {
             // A size-limited kind allocates exactly what it commits, so the blocks in use
             // (st_blocks) never exceed its limit.
             exact()

@@ -401,7 +401,7 @@ fn hugetlb_reserved() -> Result<()> {
 pub fn spec(k: StaticKind) -> Result<KindSpec> {
     let config = spec_config(k)?;
     let source = if k.info().pages.hugetlb() { Source::hugetlb() } else { Source::anon() };
-    Ok(KindSpec { source, config, dirty_decay_ms: 10_000 })
+    Ok(KindSpec { source, config, dirty_decay: Some(std::time::Duration::from_secs(10)) })
 }
 
 /// The high-bandwidth nodes of this machine, as memkind finds them.
