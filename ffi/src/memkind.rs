@@ -592,11 +592,11 @@ pub unsafe extern "C" fn memkind_malloc_usable_size(_kind: MemkindT, ptr: *mut c
 }
 
 #[no_mangle]
-pub unsafe extern "C" fn memkind_defrag_reallocate(kind: MemkindT, ptr: *mut c_void) -> *mut c_void {
+pub unsafe extern "C" fn memkind_defrag_reallocate(_kind: MemkindT, ptr: *mut c_void) -> *mut c_void {
     guard(std::ptr::null_mut(), || {
         let Some(p) = NonNull::new(ptr.cast::<u8>()) else { return std::ptr::null_mut() };
+        // The directory, not the kind argument, says whose block it is (as memkind_free).
         let Some(k) = Kind::detect(p.as_ptr()) else { return std::ptr::null_mut() };
-        let _ = kind;
         // SAFETY: the directory says it is a live block of `k`.
         unsafe { k.defrag(p) }.map_or(std::ptr::null_mut(), |q| q.as_ptr().cast())
     })

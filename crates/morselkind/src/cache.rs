@@ -413,9 +413,10 @@ fn alloc_slow(kind: Kind, class: usize, flags: libc::c_int) -> Option<NonNull<u8
     let bin = &mut kc.bins[class];
     let want = BIN_CAP_OF[class] / 2;
     // One call fills half the bin from a slab; blocks are handed out as pushed (LIFO).
+    let free_slots = want - bin.n.min(want);
+    // SAFETY: `*mut u8` and `*mut c_void` have the same layout; the range is the bin's.
     let slots: &mut [*mut libc::c_void] =
-        // SAFETY: `*mut u8` and `*mut c_void` have the same layout; the range is the bin's.
-        unsafe { std::slice::from_raw_parts_mut(bin.items.as_mut_ptr().add(bin.n).cast(), want - bin.n.min(want)) };
+        unsafe { std::slice::from_raw_parts_mut(bin.items.as_mut_ptr().add(bin.n).cast(), free_slots) };
     let first = bin.n;
     bin.n += crate::je::batch_alloc(slots, class_size, flags);
     while bin.n < want {

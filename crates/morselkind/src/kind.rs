@@ -240,7 +240,8 @@ impl Kind {
         StaticKind::from_index(self.index())
     }
 
-    /// memkind's name for a static kind; "morselkind_dynamic" for a PMEM or fixed kind.
+    /// memkind's name for a static kind (its table row's); "morselkind_dynamic" for every other
+    /// kind (PMEM, FIXED, or made by [`Kind::create`]).
     pub fn name(self) -> &'static str {
         match self.static_kind() {
             Some(s) => s.name(),
