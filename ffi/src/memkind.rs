@@ -6,7 +6,8 @@ use std::path::{Path, PathBuf};
 use std::ptr::NonNull;
 
 use morselkind::{
-    free_any, free_any_fast, usable_size_any, Error, Kind, PmemConfig, StaticKind, UsagePolicy,
+    free_any, free_any_fast, reserved_huge_pages, usable_size_any, Capacity, Error, Kind, Pages, PmemConfig,
+    StaticKind, UsagePolicy,
 };
 
 use crate::{code, guard, kind_of, set_errno, MemkindT};
@@ -267,21 +268,13 @@ pub unsafe extern "C" fn memkind_destroy_kind(kind: MemkindT) -> c_int {
     })
 }
 
-/// Reserved huge pages of `kb` KiB, over the whole machine.
-fn hugepages_reserved(kb: usize) -> usize {
-    std::fs::read_to_string(format!("/sys/kernel/mm/hugepages/hugepages-{kb}kB/nr_hugepages"))
-        .ok()
-        .and_then(|s| s.trim().parse().ok())
-        .unwrap_or(0)
-}
-
 #[no_mangle]
 pub unsafe extern "C" fn memkind_check_available(kind: MemkindT) -> c_int {
     guard(code(Error::Runtime), || match kind_of(kind) {
         // memkind checks the 1 GiB pages of its HBW GBTLB kinds before their nodes.
         Some(k)
-            if matches!(k.static_kind(), Some(StaticKind::HbwGbtlb | StaticKind::HbwPreferredGbtlb))
-                && hugepages_reserved(1 << 20) == 0 =>
+            if k.static_kind().is_some_and(|sk| sk.info().pages == Pages::Gbtlb { needs_gib: true })
+                && reserved_huge_pages(1 << 20) == 0 =>
         {
             code(Error::Hugetlb)
         }
@@ -290,33 +283,18 @@ pub unsafe extern "C" fn memkind_check_available(kind: MemkindT) -> c_int {
     })
 }
 
-/// memkind_get_capacity. memkind answers for the kinds its man page lists; for HUGETLB it
-/// counts the reserved 2 MiB pages and for GBTLB the 1 GiB ones (0 when there are none); every
-/// PREFERRED kind and the HBW huge-page kinds answer -1.
+/// memkind_get_capacity, by the static kind table's capacity rule (memkind answers for the
+/// kinds its man page lists): for HUGETLB the reserved 2 MiB pages and for GBTLB the 1 GiB ones
+/// (0 when there are none); every PREFERRED kind and the HBW huge-page kinds answer -1.
 #[no_mangle]
 pub unsafe extern "C" fn memkind_get_capacity(kind: MemkindT) -> isize {
-    use StaticKind as S;
     guard(-1, || {
         let Some(k) = kind_of(kind) else { return -1 };
-        match k.static_kind() {
-            Some(S::Hugetlb) => return (hugepages_reserved(2048) << 21) as isize,
-            Some(S::Gbtlb) => return (hugepages_reserved(1 << 20) << 30) as isize,
-            Some(
-                S::HbwPreferred
-                | S::HbwHugetlb
-                | S::HbwAllHugetlb
-                | S::HbwPreferredHugetlb
-                | S::HbwGbtlb
-                | S::HbwPreferredGbtlb
-                | S::DaxKmemPreferred
-                | S::HighestCapacityPreferred
-                | S::HighestCapacityLocalPreferred
-                | S::LowestLatencyLocalPreferred
-                | S::HighestBandwidthLocalPreferred,
-            ) => return -1,
-            _ => {}
+        match k.static_kind().map(|sk| sk.info().capacity) {
+            Some(Capacity::ReservedPages { kib }) => (reserved_huge_pages(kib) * kib * 1024) as isize,
+            Some(Capacity::Unknown) => -1,
+            Some(Capacity::Nodes) | None => k.capacity().map_or(-1, |c| c as isize),
         }
-        k.capacity().map_or(-1, |c| c as isize)
     })
 }
 
@@ -614,11 +592,11 @@ pub unsafe extern "C" fn memkind_malloc_usable_size(_kind: MemkindT, ptr: *mut c
 }
 
 #[no_mangle]
-pub unsafe extern "C" fn memkind_defrag_reallocate(kind: MemkindT, ptr: *mut c_void) -> *mut c_void {
+pub unsafe extern "C" fn memkind_defrag_reallocate(_kind: MemkindT, ptr: *mut c_void) -> *mut c_void {
     guard(std::ptr::null_mut(), || {
         let Some(p) = NonNull::new(ptr.cast::<u8>()) else { return std::ptr::null_mut() };
+        // The directory, not the kind argument, says whose block it is (as memkind_free).
         let Some(k) = Kind::detect(p.as_ptr()) else { return std::ptr::null_mut() };
-        let _ = kind;
         // SAFETY: the directory says it is a live block of `k`.
         unsafe { k.defrag(p) }.map_or(std::ptr::null_mut(), |q| q.as_ptr().cast())
     })

@@ -15,8 +15,8 @@
 //! `__libc_*` entry points (never through `libc::free`, which is this library's own `free`).
 //!
 //! # Never through the malloc we interpose
-//! This library's Rust code allocates from jemalloc's automatic DRAM arenas (the
-//! `#[global_allocator]` below wraps `morselkind::meta::MetaAlloc`), so std's own allocations
+//! This library's Rust code allocates from morselkind's own anonymous pages (the
+//! `#[global_allocator]` below wraps `morselkind::MetaAlloc`), so std's own allocations
 //! (environment, topology, formatting, OnceLock) never come back here. C code we call can
 //! still call malloc: opendir while reading the topology, glibc registering a thread-local
 //! destructor, dlsym, pthread_atfork. A thread-local flag marks the thread as inside our code

@@ -10,7 +10,7 @@ use std::fmt;
 
 use morselkind::Kind;
 
-use crate::memory::{Memory, Threshold, Tier};
+use crate::memory::{Memory, Threshold, ThresholdCfg, Tier};
 use crate::spec::Policy;
 
 /// Ratio checks happen every this many operations (memkind's `THRESHOLD_CHECK_CNT`).
@@ -19,8 +19,6 @@ pub const DEFAULT_CHECK_CNT: u32 = 20;
 pub const DEFAULT_TRIGGER: f32 = 0.02;
 /// A threshold moves by this fraction of itself (memkind's `THRESHOLD_DEGREE`).
 pub const DEFAULT_DEGREE: f32 = 0.15;
-/// The distance between default thresholds (memkind's `THRESHOLD_STEP`).
-pub const THRESHOLD_STEP: usize = 1024;
 
 /// Why a builder refused a call.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -165,25 +163,6 @@ impl Ctl {
             Ctl::CheckCnt => CtlType::Unsigned,
             Ctl::Trigger | Ctl::Degree => CtlType::Float,
         }
-    }
-}
-
-/// One threshold's settings in a builder.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct ThresholdCfg {
-    /// The initial threshold: sizes below it go to the lower tier.
-    pub val: usize,
-    /// The lowest it may move to.
-    pub min: usize,
-    /// The highest it may move to.
-    pub max: usize,
-}
-
-impl ThresholdCfg {
-    /// memkind's default for threshold `i` (between tiers i and i+1).
-    pub fn default_for(i: usize) -> ThresholdCfg {
-        let n = i + 1;
-        ThresholdCfg { val: THRESHOLD_STEP * n, min: THRESHOLD_STEP * n - 512, max: THRESHOLD_STEP * n + 511 }
     }
 }
 

@@ -27,6 +27,8 @@ use std::sync::atomic::{AtomicI64, AtomicU32, AtomicU64, Ordering};
 
 use morselkind::{Kind, MAX_KIND};
 
+pub mod sampler;
+
 /// Thread buckets (memkind's `THREAD_BUCKETS`).
 pub const BUCKETS: usize = 256;
 /// A bucket is moved to the global counter when it passes this many bytes (memkind's
@@ -120,7 +122,7 @@ pub fn on_free(kind: Kind, usable: usize) {
 fn flush(bucket: &AtomicI64, k: usize) {
     let v = bucket.swap(0, Ordering::Relaxed);
     GLOBAL[k].fetch_add(v, Ordering::Relaxed);
-    crate::sampler::tick();
+    sampler::tick();
 }
 
 /// The kind's live bytes as the policies see them (the global counter; never negative).

@@ -26,18 +26,21 @@
 #![deny(unsafe_code)]
 
 mod builder;
-#[allow(unsafe_code)]
-mod config;
 pub mod counters;
 #[allow(unsafe_code)]
 mod memory;
-pub mod sampler;
 pub mod spec;
+#[allow(unsafe_code)]
+mod tiering;
 
 pub use builder::{
-    BuildError, Builder, Ctl, CtlType, CtlValue, ThresholdCfg, ThresholdField, DEFAULT_CHECK_CNT,
-    DEFAULT_DEGREE, DEFAULT_TRIGGER, THRESHOLD_STEP,
+    BuildError, Builder, Ctl, CtlType, CtlValue, ThresholdField, DEFAULT_CHECK_CNT, DEFAULT_DEGREE,
+    DEFAULT_TRIGGER,
 };
-pub use config::{check_paths, Tiering};
-pub use memory::{kind_aligned, kind_calloc, kind_free, kind_malloc, kind_realloc, Memory, Threshold, Tier};
+pub use counters::sampler;
+pub use memory::{
+    kind_aligned, kind_calloc, kind_free, kind_malloc, kind_realloc, Memory, Threshold, ThresholdCfg, Tier,
+    THRESHOLD_STEP,
+};
 pub use spec::{Policy, Spec, SpecError, ThresholdSpec, TierKind, TierSpec};
+pub use tiering::{check_paths, Tiering};

@@ -24,8 +24,29 @@ use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 
 use morselkind::{Error, Kind, Result};
 
-use crate::builder::ThresholdCfg;
 use crate::counters;
+
+/// The distance between default thresholds (memkind's `THRESHOLD_STEP`).
+pub const THRESHOLD_STEP: usize = 1024;
+
+/// One threshold's settings, as a builder holds them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ThresholdCfg {
+    /// The initial threshold: sizes below it go to the lower tier.
+    pub val: usize,
+    /// The lowest it may move to.
+    pub min: usize,
+    /// The highest it may move to.
+    pub max: usize,
+}
+
+impl ThresholdCfg {
+    /// memkind's default for threshold `i` (between tiers i and i+1).
+    pub fn default_for(i: usize) -> ThresholdCfg {
+        let n = i + 1;
+        ThresholdCfg { val: THRESHOLD_STEP * n, min: THRESHOLD_STEP * n - 512, max: THRESHOLD_STEP * n + 511 }
+    }
+}
 
 /// One tier of a memory.
 #[derive(Clone, Copy, Debug)]
@@ -82,8 +103,9 @@ struct Dynamic {
     updating: AtomicBool,
 }
 
+/// How a memory picks the tier of an allocation (the builder's [`crate::Policy`], made).
 #[derive(Debug)]
-enum Policy {
+enum TierRule {
     Single,
     Static,
     Dynamic(Dynamic),
@@ -93,13 +115,13 @@ enum Policy {
 #[derive(Debug)]
 pub struct Memory {
     tiers: Box<[Tier]>,
-    policy: Policy,
+    rule: TierRule,
 }
 
 impl Memory {
     pub(crate) fn new_static(tiers: Vec<Tier>) -> Memory {
-        let policy = if tiers.len() == 1 { Policy::Single } else { Policy::Static };
-        Memory { tiers: tiers.into_boxed_slice(), policy }
+        let rule = if tiers.len() == 1 { TierRule::Single } else { TierRule::Static };
+        Memory { tiers: tiers.into_boxed_slice(), rule }
     }
 
     pub(crate) fn new_dynamic(
@@ -111,7 +133,7 @@ impl Memory {
     ) -> Memory {
         Memory {
             tiers: tiers.into_boxed_slice(),
-            policy: Policy::Dynamic(Dynamic {
+            rule: TierRule::Dynamic(Dynamic {
                 thresholds: thresholds.into_boxed_slice(),
                 left: AtomicU32::new(check_cnt),
                 check_cnt,
@@ -129,8 +151,8 @@ impl Memory {
 
     /// The thresholds (DYNAMIC_THRESHOLD; empty otherwise).
     pub fn thresholds(&self) -> &[Threshold] {
-        match &self.policy {
-            Policy::Dynamic(d) => &d.thresholds,
+        match &self.rule {
+            TierRule::Dynamic(d) => &d.thresholds,
             _ => &[],
         }
     }
@@ -138,9 +160,9 @@ impl Memory {
     /// The kind the next allocation of `size` bytes goes to.
     #[inline]
     pub fn pick(&self, size: usize) -> Kind {
-        match &self.policy {
-            Policy::Single => self.tiers[0].kind,
-            Policy::Static => {
+        match &self.rule {
+            TierRule::Single => self.tiers[0].kind,
+            TierRule::Static => {
                 // memkind compares `size_t × float < size_t` in single precision.
                 let size0 = counters::approx_live(self.tiers[0].kind) as f32;
                 let mut dest = 0;
@@ -153,7 +175,7 @@ impl Memory {
                 }
                 self.tiers[dest].kind
             }
-            Policy::Dynamic(d) => {
+            TierRule::Dynamic(d) => {
                 let i = d.thresholds.iter().position(|t| size < t.val()).unwrap_or(d.thresholds.len());
                 self.tiers[i].kind
             }
@@ -164,7 +186,7 @@ impl Memory {
     /// `check_cnt` of them.
     #[inline]
     pub fn after_op(&self) {
-        if let Policy::Dynamic(d) = &self.policy {
+        if let TierRule::Dynamic(d) = &self.rule {
             // memkind: `if (--check_cnt > 0) return;` on an unsigned.
             if d.left.fetch_sub(1, Ordering::Relaxed).wrapping_sub(1) > 0 {
                 return;

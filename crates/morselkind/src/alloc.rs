@@ -2,8 +2,9 @@
 //! and allocator-api2's `Allocator` (`Vec::new_in`, `Box::new_in`, hashbrown).
 //!
 //! While a kind is being set up (on first use), the setup itself allocates; those nested
-//! requests are served from jemalloc's own DRAM arenas instead of recursing into the kind, and
-//! `dealloc` sends each pointer back to where the directory says it came from.
+//! requests are served from [`MetaAlloc`] (morselkind's own anonymous pages) instead of
+//! recursing into the kind, and `dealloc` sends each pointer back to where the directory says
+//! it came from: a kind's block to its kind, any other to `MetaAlloc`.
 //!
 //! A `with_init` whose init fails is not retried: the error is kept ([`KindAlloc::init_error`]),
 //! one line on stderr says why, and the allocator serves from `Kind::DEFAULT` (DRAM) from then
@@ -81,7 +82,8 @@ impl KindAlloc {
     /// use morselkind::allocator_api2::boxed::Box;
     /// use morselkind::{Error, Kind, KindAlloc, PmemConfig};
     ///
-    /// static IN_TMP: KindAlloc = KindAlloc::with_init(|| Kind::pmem(&PmemConfig::new(&std::env::temp_dir(), 0)));
+    /// static IN_TMP: KindAlloc =
+    ///     KindAlloc::with_init(|| Kind::pmem(&PmemConfig::new(&std::env::temp_dir(), 0)));
     /// static MISSING: KindAlloc =
     ///     KindAlloc::with_init(|| Kind::pmem(&PmemConfig::new(Path::new("/no/such/dir"), 0)));
     ///
@@ -216,8 +218,8 @@ impl KindAlloc {
     }
 }
 
-// SAFETY: blocks come from the kind (or, during setup, from jemalloc's DRAM arenas) with at
-// least the layout's size and alignment, and stay valid until freed.
+// SAFETY: blocks come from the kind (or, during setup, from `MetaAlloc`) with at least the
+// layout's size and alignment, and stay valid until freed.
 unsafe impl GlobalAlloc for KindAlloc {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         self.allocate_raw(layout, false)

@@ -20,6 +20,13 @@
 //! `UnsafeCell`): no `&mut` to memory another thread reads ever exists.
 //!
 //! At thread exit, the thread's caches are flushed (inside the window) and it unregisters.
+//!
+//! # The circle with `crate::kind` and `crate::fork`
+//! cache → kind: a cache is per kind, so it reads the kind's index, generation and arenas.
+//! kind → cache: `Kind::destroy` opens the busy window's other side (`before_destroy`), and
+//! the statistics flush the calling thread's cache first. fork → cache: the thread registry is
+//! one of the locks the fork handlers take, in the order `crate::fork` states. These are the
+//! only modules of the crate that import each other.
 
 use std::cell::{Cell, UnsafeCell};
 use std::ptr::NonNull;
@@ -406,9 +413,10 @@ fn alloc_slow(kind: Kind, class: usize, flags: libc::c_int) -> Option<NonNull<u8
     let bin = &mut kc.bins[class];
     let want = BIN_CAP_OF[class] / 2;
     // One call fills half the bin from a slab; blocks are handed out as pushed (LIFO).
+    let free_slots = want - bin.n.min(want);
+    // SAFETY: `*mut u8` and `*mut c_void` have the same layout; the range is the bin's.
     let slots: &mut [*mut libc::c_void] =
-        // SAFETY: `*mut u8` and `*mut c_void` have the same layout; the range is the bin's.
-        unsafe { std::slice::from_raw_parts_mut(bin.items.as_mut_ptr().add(bin.n).cast(), want - bin.n.min(want)) };
+        unsafe { std::slice::from_raw_parts_mut(bin.items.as_mut_ptr().add(bin.n).cast(), free_slots) };
     let first = bin.n;
     bin.n += crate::je::batch_alloc(slots, class_size, flags);
     while bin.n < want {

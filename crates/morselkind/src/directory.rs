@@ -21,9 +21,9 @@
 //! or one large block), and a page is reused for another extent only after every block
 //! starting in it is freed; so while a block is live, the last tag written for its page is its
 //! own. Stale tags sit only on pages where no live block starts. The tags of a gigabyte live in
-//! its leaf (256 KiB, one byte per page), beside its slots. Partial slots are type-stable (kept on a free list, never unmapped), so a
-//! concurrent lookup never reads freed memory. Writers serialise on one mutex: registration
-//! happens once per morsel, not per allocation.
+//! its leaf (256 KiB, one byte per page), beside its slots. Partial slots are type-stable (kept
+//! on a free list, never unmapped), so a concurrent lookup never reads freed memory. Writers
+//! serialise on one mutex: registration happens once per morsel, not per allocation.
 
 use std::sync::atomic::{AtomicPtr, AtomicU8, AtomicUsize, Ordering};
 

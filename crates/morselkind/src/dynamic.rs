@@ -2,12 +2,13 @@
 //! (a caller's region), with memkind's argument rules.
 
 use std::path::Path;
+use std::time::Duration;
 
 use morsel::Source;
 
 use crate::error::{Error, Result};
-use crate::kind::{Kind, KindSpec};
-use crate::provider::ProviderConfig;
+use crate::kind::Kind;
+use crate::provider::{KindSpec, ProviderConfig};
 
 /// memkind's smallest size limit for a PMEM kind (`MEMKIND_PMEM_MIN_SIZE`).
 pub const PMEM_MIN_SIZE: usize = 16 << 20;
@@ -87,15 +88,19 @@ impl Kind {
             });
             Error::Directory(e.0)
         })?;
-        let m = crate::statics::machine();
-        let dirty_decay_ms = match config.policy {
-            UsagePolicy::Default => 10_000,
-            UsagePolicy::Conservative => 0,
+        let m = crate::machine::machine();
+        let dirty_decay = match config.policy {
+            UsagePolicy::Default => Duration::from_secs(10),
+            UsagePolicy::Conservative => Duration::ZERO,
         };
         Kind::create(KindSpec {
             source,
-            config: ProviderConfig { limit: config.max_size, hog: m.env.hog_memory(), ..Default::default() },
-            dirty_decay_ms,
+            config: ProviderConfig {
+                limit: (config.max_size != 0).then_some(config.max_size),
+                hog: m.env.hog_memory(),
+                ..Default::default()
+            },
+            dirty_decay: Some(dirty_decay),
         })
     }
 
@@ -121,7 +126,7 @@ impl Kind {
         Kind::create(KindSpec {
             source: Source::anon(),
             config: ProviderConfig { fixed: Some((start, end)), ..Default::default() },
-            dirty_decay_ms: -1,
+            dirty_decay: None,
         })
     }
 }

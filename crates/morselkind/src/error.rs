@@ -36,6 +36,10 @@ pub enum Error {
     /// A PMEM kind's directory cannot hold its file: the errno of the attempt (ENOENT,
     /// ENOTDIR, EACCES, EROFS, ...). memkind's code for it is `MEMKIND_ERROR_INVALID`.
     Directory(i32),
+    /// A system call failed, with this errno. memkind's code for it goes by the errno:
+    /// `MEMKIND_ERROR_INVALID` for EINVAL, `MEMKIND_ERROR_MALLOC` for ENOMEM, ENOSPC and EFBIG,
+    /// `MEMKIND_ERROR_MMAP` for any other.
+    Sys(i32),
     /// The kind table is full.
     TooMany,
     /// Huge pages could not be had.
@@ -76,7 +80,9 @@ impl Error {
     /// The table entry that gives this error's code and message.
     fn entry(self) -> Error {
         match self {
-            Error::Directory(_) => Error::Invalid,
+            Error::Directory(_) | Error::Sys(libc::EINVAL) => Error::Invalid,
+            Error::Sys(libc::ENOMEM | libc::ENOSPC | libc::EFBIG) => Error::OutOfMemory,
+            Error::Sys(_) => Error::Mmap,
             e => e,
         }
     }
@@ -112,22 +118,26 @@ impl Error {
     /// The operating system's errno behind the error, where one is known.
     pub fn os_errno(self) -> Option<i32> {
         match self {
-            Error::Directory(e) => Some(e),
+            Error::Directory(e) | Error::Sys(e) => Some(e),
             _ => None,
         }
     }
 
-    /// The error as one number, for an atomic (see `KindAlloc`); 0 is never an error.
+    /// The error as one number, for an atomic (see `KindAlloc`); 0 is never an error. The code
+    /// in the low half, the errno above it, and the top bit for [`Error::Sys`].
     pub(crate) fn to_bits(self) -> u64 {
-        u64::from(self.code() as u32) | (u64::from(self.os_errno().unwrap_or(0) as u32) << 32)
+        let sys = if matches!(self, Error::Sys(_)) { 1 << 63 } else { 0 };
+        u64::from(self.code() as u32) | (u64::from(self.os_errno().unwrap_or(0) as u32) << 32) | sys
     }
 
     /// The error from [`Error::to_bits`]; `None` for 0.
     pub(crate) fn from_bits(bits: u64) -> Option<Error> {
         let e = Error::from_code(bits as u32 as i32)?;
-        match (e, (bits >> 32) as u32 as i32) {
-            (Error::Invalid, errno) if errno != 0 => Some(Error::Directory(errno)),
-            (e, _) => Some(e),
+        let errno = (bits >> 32) as u32 as i32 & i32::MAX;
+        match e {
+            _ if bits >> 63 == 1 => Some(Error::Sys(errno)),
+            Error::Invalid if errno != 0 => Some(Error::Directory(errno)),
+            e => Some(e),
         }
     }
 }
@@ -164,6 +174,7 @@ impl fmt::Display for Error {
             Error::Directory(errno) => {
                 write!(f, "the directory cannot hold the kind's file: {}", describe_errno(errno))
             }
+            Error::Sys(errno) => write!(f, "{}: {}", self.message(), describe_errno(errno)),
             e => f.write_str(e.message()),
         }
     }
@@ -182,12 +193,34 @@ pub fn describe_errno(errno: i32) -> String {
 
 impl std::error::Error for Error {}
 
+/// A failed system call keeps its errno ([`Error::Sys`]); its C code is the one memkind gives
+/// that errno.
 impl From<morsel::Errno> for Error {
     fn from(e: morsel::Errno) -> Error {
-        match e.0 {
-            libc::EINVAL => Error::Invalid,
-            libc::ENOMEM | libc::ENOSPC | libc::EFBIG => Error::OutOfMemory,
-            _ => Error::Mmap,
+        Error::Sys(e.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_system_error_keeps_its_errno_and_memkinds_code() {
+        for (errno, code) in [
+            (libc::EINVAL, -13),
+            (libc::ENOMEM, -6),
+            (libc::ENOSPC, -6),
+            (libc::EFBIG, -6),
+            (libc::EAGAIN, -3),
+        ] {
+            let e = Error::from(morsel::Errno(errno));
+            assert_eq!((e.code(), e.os_errno()), (code, Some(errno)));
+            assert_eq!(e.errno(), if errno == libc::EINVAL { libc::EINVAL } else { libc::ENOMEM });
+            assert_eq!(Error::from_bits(e.to_bits()), Some(e));
+        }
+        for e in [Error::Directory(libc::EINVAL), Error::Invalid, Error::Mmap, Error::OutOfMemory] {
+            assert_eq!(Error::from_bits(e.to_bits()), Some(e));
         }
     }
 }

@@ -74,8 +74,16 @@
 //! - In the child, other threads' caches are unregistered (their blocks forgotten).
 //!
 //! Handlers are registered once, when the first kind is set up.
+//!
+//! # Imports
+//! fork → kind and fork → cache close the crate's one circle (kind ↔ cache ↔ fork): the
+//! handlers take the kind registry's locks and the thread registry in the order above, and
+//! walk the live kinds; kind → fork installs the handlers and settles a child's copies. The
+//! providers' hooks settle too, but without importing this module: `install` hands them
+//! `settle` (`provider::set_fork_settle`), and the flag they read is theirs
+//! (`provider::FORK_PENDING`).
 
-use std::sync::atomic::{AtomicBool, AtomicI32, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicI32, AtomicUsize, Ordering};
 use std::sync::Once;
 
 use morsel::lock::Lock;
@@ -84,12 +92,11 @@ use morsel::{sys, Backing};
 use crate::cache;
 use crate::directory;
 use crate::kind::{self, live_kinds};
+use crate::provider::{self, FORK_PENDING as PENDING};
 
 static INSTALL: Once = Once::new();
 static PIPE_READ: AtomicI32 = AtomicI32::new(-1);
 static PIPE_WRITE: AtomicI32 = AtomicI32::new(-1);
-/// In a child: some kind still maps its parent's file privately (see the module comment).
-static PENDING: AtomicBool = AtomicBool::new(false);
 /// Serialises the child's copies.
 static SETTLE: Lock<()> = Lock::new(());
 
@@ -108,6 +115,7 @@ static FILE_BYTES: AtomicUsize = AtomicUsize::new(0);
 /// set up; a program may call it earlier.
 pub fn install() {
     INSTALL.call_once(|| {
+        provider::set_fork_settle(settle);
         // SAFETY: plain functions without arguments; registering may allocate (glibc's own).
         let rc = unsafe { libc::pthread_atfork(Some(prepare), Some(parent), Some(child)) };
         if rc != 0 {
@@ -117,12 +125,10 @@ pub fn install() {
 }
 
 /// In a forked child whose file kinds wait for their copies: makes them now (see the module
-/// comment). One relaxed load otherwise.
+/// comment). One relaxed load otherwise. (The flag is the providers', whose hooks settle too.)
 #[inline]
 pub(crate) fn settle_if_pending() {
-    if PENDING.load(Ordering::Relaxed) {
-        settle();
-    }
+    provider::settle_fork_if_pending();
 }
 
 #[cold]

@@ -6,7 +6,7 @@
 
 use std::cell::Cell;
 use std::ptr::NonNull;
-use std::sync::atomic::{AtomicU32, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicU8, Ordering};
 
 use tikv_jemalloc_sys as je;
 
@@ -20,7 +20,6 @@ use crate::kind::{Kind, KindInner};
 const EAGER_MIN: usize = 64 << 10;
 
 thread_local! {
-    static SLOT: Cell<u32> = const { Cell::new(u32::MAX) };
     /// Whether this thread's jemalloc arena is one of DEFAULT's (see `default_ready`).
     static DEFAULT_BOUND: Cell<bool> = const { Cell::new(false) };
 }
@@ -45,23 +44,6 @@ fn bind_default() -> bool {
     let ok = je_ctl::set_thread_arena(Kind::DEFAULT.arena());
     ok && DEFAULT_BOUND.try_with(|b| b.set(true)).is_ok()
 }
-static NEXT_SLOT: AtomicU32 = AtomicU32::new(0);
-
-/// The calling thread's slot: threads take slots round-robin, once, and a kind picks its arena
-/// by slot. No hashing on the allocation path.
-#[inline]
-pub(crate) fn thread_slot() -> u32 {
-    SLOT.with(|s| {
-        let v = s.get();
-        if v != u32::MAX {
-            return v;
-        }
-        let v = NEXT_SLOT.fetch_add(1, Ordering::Relaxed) & 0xffff;
-        s.set(v);
-        v
-    })
-}
-
 /// Explicit arena, no jemalloc thread cache: every kind's uncached path. (DEFAULT's blocks
 /// may come back through it too: jemalloc frees any block into its own arena.)
 #[inline]
@@ -376,6 +358,9 @@ impl Kind {
 
     /// After [`Kind::free_fast`] did nothing: a tagged block whose bin was full (or whose cache
     /// is not made yet) goes back through the cache's flush; any other asks jemalloc its size.
+    ///
+    /// # Safety
+    /// As [`Kind::free`]: `ptr` is a live block of this kind, not used again.
     #[inline(never)]
     unsafe fn free_slow(self, ptr: NonNull<u8>) {
         if tagged_class(ptr).is_some_and(|class| cache::free_after_miss(self, ptr, class)) {
@@ -529,7 +514,8 @@ impl Kind {
     /// # Safety
     /// `ptr` must be a live allocation of this kind.
     pub unsafe fn defrag(self, ptr: NonNull<u8>) -> Option<NonNull<u8>> {
-        let u = crate::je::utilization(ptr.as_ptr().cast())?;
+        // SAFETY: the caller passes a live block of this kind, which jemalloc made.
+        let u = unsafe { crate::je::utilization(ptr.as_ptr().cast()) }?;
         if u.nfree == 0 || u.nregs <= 1 || u.slabcur == 0 {
             return None;
         }

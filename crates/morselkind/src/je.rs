@@ -96,7 +96,11 @@ fn call(name: &Name) -> bool {
 }
 
 /// Creates an arena with `hooks`, its metadata in DRAM. Returns its index.
-pub fn arena_create(hooks: *const je::extent_hooks_t) -> Result<u32> {
+///
+/// # Safety
+/// `hooks` must point to an `extent_hooks_t` whose functions accept every call jemalloc makes
+/// of them, and it must stay valid until the arena is destroyed ([`arena_destroy`]).
+pub unsafe fn arena_create(hooks: *const je::extent_hooks_t) -> Result<u32> {
     let mut config = ArenaConfig { extent_hooks: hooks, metadata_use_hooks: false };
     let mut ind: libc::c_uint = 0;
     let mut len = std::mem::size_of::<libc::c_uint>();
@@ -119,7 +123,11 @@ pub fn arena_create(hooks: *const je::extent_hooks_t) -> Result<u32> {
 }
 
 /// Destroys an arena: every allocation in it is discarded, retained extents go to the destroy hook.
-pub fn arena_destroy(arena: u32) -> bool {
+///
+/// # Safety
+/// No block of the arena may be used (or freed) afterwards, and no thread may allocate from it
+/// any more: it is a kind's, being destroyed.
+pub unsafe fn arena_destroy(arena: u32) -> bool {
     call(&Name::arena(arena, b"destroy"))
 }
 
@@ -212,8 +220,11 @@ pub struct Utilization {
     pub bin_nregs: usize,
 }
 
-/// Queries the utilization of the slab holding `ptr` (a live jemalloc block).
-pub fn utilization(ptr: *const c_void) -> Option<Utilization> {
+/// Queries the utilization of the slab holding `ptr`.
+///
+/// # Safety
+/// `ptr` must be a live block of jemalloc's: jemalloc looks its extent up without checking.
+pub unsafe fn utilization(ptr: *const c_void) -> Option<Utilization> {
     let mut out = Utilization::default();
     let mut len = std::mem::size_of::<Utilization>();
     let mut p = ptr;

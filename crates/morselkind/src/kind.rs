@@ -6,6 +6,13 @@
 //! An entry's fields are written only while it is `BUSY`, under the registry lock, and published
 //! by storing `LIVE` with release ordering; the allocation paths read them after an acquire load
 //! of `LIVE`. Using a kind while another thread destroys it is the caller's bug, as in memkind.
+//!
+//! What a static kind is (its name, placement and pages) is `crate::statics`' table; this
+//! module only owns the entries. The one circle among the crate's modules is here: kind ↔
+//! cache (a destroyer waits out every thread's busy window and flushes their caches of the
+//! kind; a cache reads its kind's generation and arenas) and kind ↔ fork (the fork handlers
+//! take REGISTRY and ARENAS through [`fork_lock`] in their lock order and walk the live kinds;
+//! every slow path here settles a forked child's copies first and installs the handlers).
 
 use std::sync::atomic::{AtomicI32, AtomicPtr, AtomicU32, AtomicU8, AtomicUsize, Ordering};
 
@@ -14,8 +21,10 @@ use morsel::Source;
 
 use crate::error::{Error, Result};
 use crate::je;
+use crate::machine::machine;
 use crate::meta::MetaBox;
-use crate::provider::{Provider, ProviderConfig};
+use crate::provider::{KindSpec, MorselLayout, Provider};
+use crate::statics::{StaticKind, NUM_STATIC};
 
 /// Entries in the kind table, static kinds included (memkind's `MEMKIND_MAX_KIND`).
 pub const MAX_KIND: usize = 512;
@@ -85,95 +94,54 @@ pub(crate) unsafe fn fork_unlock() {
 /// An arena slot not created yet.
 const NO_ARENA: u32 = u32::MAX;
 
-/// memkind's static kinds, numbered as its partitions, then ours.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[repr(u32)]
-#[allow(missing_docs)]
-pub enum StaticKind {
-    Default = 0,
-    Hbw,
-    HbwHugetlb,
-    HbwPreferred,
-    HbwPreferredHugetlb,
-    Hugetlb,
-    HbwGbtlb,
-    HbwPreferredGbtlb,
-    Gbtlb,
-    HbwInterleave,
-    Interleave,
-    Regular,
-    HbwAll,
-    HbwAllHugetlb,
-    DaxKmem,
-    DaxKmemAll,
-    DaxKmemPreferred,
-    DaxKmemInterleave,
-    HighestCapacity,
-    HighestCapacityPreferred,
-    HighestCapacityLocal,
-    HighestCapacityLocalPreferred,
-    LowestLatencyLocal,
-    LowestLatencyLocalPreferred,
-    HighestBandwidthLocal,
-    HighestBandwidthLocalPreferred,
-    /// morselkind's own: THP-backed 2 MiB morsels.
-    Huge,
+/// Arenas per kind: MEMKIND_ARENA_NUM_PER_KIND rounded up to a power of two, else one per CPU,
+/// and never more than [`MAX_ARENAS`] (so 512 kinds always fit in jemalloc's 4095 arenas).
+///
+/// `Err(Error::Environ)` when the variable is set to something memkind refuses (0, no number,
+/// more than `INT_MAX`): memkind then fails every kind that makes arenas of its own.
+pub fn arenas_per_kind() -> Result<usize> {
+    static ARENAS: std::sync::OnceLock<Result<usize>> = std::sync::OnceLock::new();
+    *ARENAS.get_or_init(|| {
+        let wanted = match machine().env.arena_num_per_kind() {
+            Ok(Some(n)) => n as usize,
+            Ok(None) => cpus(),
+            Err(_) => return Err(Error::Environ),
+        };
+        Ok(wanted.next_power_of_two().min(MAX_ARENAS))
+    })
 }
 
-/// How many static kinds there are; dynamic kinds take the entries after them.
-pub const NUM_STATIC: usize = StaticKind::Huge as usize + 1;
+/// The arena count for MEMKIND_DEFAULT, which memkind serves from jemalloc's own arenas and so
+/// never fails on a bad MEMKIND_ARENA_NUM_PER_KIND: the CPU count then.
+fn arenas_for_default() -> usize {
+    arenas_per_kind().unwrap_or_else(|_| cpus().next_power_of_two()).min(MAX_ARENAS)
+}
 
-const STATIC_NAMES: [&str; NUM_STATIC] = [
-    "memkind_default",
-    "memkind_hbw",
-    "memkind_hbw_hugetlb",
-    "memkind_hbw_preferred",
-    "memkind_hbw_preferred_hugetlb",
-    "memkind_hugetlb",
-    "memkind_hbw_gbtlb",
-    "memkind_hbw_preferred_gbtlb",
-    "memkind_gbtlb",
-    "memkind_hbw_interleave",
-    "memkind_interleave",
-    "memkind_regular",
-    "memkind_hbw_all",
-    "memkind_hbw_all_hugetlb",
-    "memkind_dax_kmem",
-    "memkind_dax_kmem_all",
-    "memkind_dax_kmem_preferred",
-    "memkind_dax_kmem_interleave",
-    "memkind_highest_capacity",
-    "memkind_highest_capacity_preferred",
-    "memkind_highest_capacity_local",
-    "memkind_highest_capacity_local_preferred",
-    "memkind_lowest_latency_local",
-    "memkind_lowest_latency_local_preferred",
-    "memkind_highest_bandwidth_local",
-    "memkind_highest_bandwidth_local_preferred",
-    "morselkind_huge",
-];
+fn cpus() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+thread_local! {
+    static SLOT: std::cell::Cell<u32> = const { std::cell::Cell::new(u32::MAX) };
+}
+static NEXT_SLOT: AtomicU32 = AtomicU32::new(0);
+
+/// The calling thread's slot: threads take slots round-robin, once, and a kind picks its arena
+/// by slot. No hashing on the allocation path.
+#[inline]
+pub(crate) fn thread_slot() -> u32 {
+    SLOT.with(|s| {
+        let v = s.get();
+        if v != u32::MAX {
+            return v;
+        }
+        let v = NEXT_SLOT.fetch_add(1, Ordering::Relaxed) & 0xffff;
+        s.set(v);
+        v
+    })
+}
 
 impl StaticKind {
-    /// Every static kind, in table order.
-    pub fn all() -> impl Iterator<Item = StaticKind> {
-        (0..NUM_STATIC as u32).map(|i| StaticKind::from_index(i as usize).expect("in range"))
-    }
-
-    /// The static kind at table index `i`.
-    pub fn from_index(i: usize) -> Option<StaticKind> {
-        if i < NUM_STATIC {
-            // SAFETY: StaticKind is repr(u32) with contiguous discriminants 0..NUM_STATIC.
-            Some(unsafe { std::mem::transmute::<u32, StaticKind>(i as u32) })
-        } else {
-            None
-        }
-    }
-
-    /// memkind's name for it.
-    pub fn name(self) -> &'static str {
-        STATIC_NAMES[self as usize]
-    }
-
     /// Its handle.
     pub const fn kind(self) -> Kind {
         Kind(&KINDS[self as usize])
@@ -213,16 +181,6 @@ impl std::fmt::Debug for Kind {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "Kind({}: {})", self.index(), self.name())
     }
-}
-
-/// What a dynamic kind is made of.
-pub struct KindSpec {
-    /// Where its memory comes from.
-    pub source: Source,
-    /// How it is carved and given back.
-    pub config: ProviderConfig,
-    /// jemalloc's dirty decay in ms (-1: never, 0: at once).
-    pub dirty_decay_ms: isize,
 }
 
 impl Kind {
@@ -282,7 +240,8 @@ impl Kind {
         StaticKind::from_index(self.index())
     }
 
-    /// memkind's name for a static kind; "morselkind_dynamic" for a PMEM or fixed kind.
+    /// memkind's name for a static kind (its table row's); "morselkind_dynamic" for every other
+    /// kind (PMEM, FIXED, or made by [`Kind::create`]).
     pub fn name(self) -> &'static str {
         match self.static_kind() {
             Some(s) => s.name(),
@@ -324,8 +283,7 @@ impl Kind {
     pub fn check_available(self) -> Result<()> {
         match self.static_kind() {
             Some(sk)
-                if !matches!(sk, StaticKind::Default | StaticKind::Regular)
-                    && crate::options::arenas_per_kind().is_err() =>
+                if !matches!(sk, StaticKind::Default | StaticKind::Regular) && arenas_per_kind().is_err() =>
             {
                 crate::statics::spec(sk).map(|_| ())
             }
@@ -336,7 +294,7 @@ impl Kind {
     #[cold]
     fn ready_slow(self) -> Result<()> {
         let Some(sk) = self.static_kind() else { return Err(Error::Invalid) };
-        crate::log::startup();
+        crate::startup::startup();
         crate::fork::install();
         crate::fork::settle_if_pending();
         let _r = REGISTRY.lock();
@@ -346,7 +304,7 @@ impl Kind {
             _ => {}
         }
         if sk != StaticKind::Default {
-            if let Err(e) = crate::options::arenas_per_kind() {
+            if let Err(e) = arenas_per_kind() {
                 // memkind's static kinds other than DEFAULT make their arenas on first use and
                 // abort when MEMKIND_ARENA_NUM_PER_KIND forbids it, available or not.
                 crate::log::fatal(|l| {
@@ -356,7 +314,7 @@ impl Kind {
             }
         }
         let outcome = crate::statics::spec(sk).and_then(|spec| self.install(spec));
-        crate::statics::report(sk, &outcome);
+        crate::diagnostics::report(sk, &outcome);
         match outcome {
             Ok(()) => Ok(()),
             Err(e) => {
@@ -376,11 +334,12 @@ impl Kind {
     /// one thread (or made and destroyed in a loop) pays for one arena only.
     fn install(self, spec: KindSpec) -> Result<()> {
         let arenas = match self.static_kind() {
-            Some(StaticKind::Default) => crate::options::arenas_for_default(),
-            _ => crate::options::arenas_per_kind()?,
+            Some(StaticKind::Default) => arenas_for_default(),
+            _ => arenas_per_kind()?,
         };
         let provider = Provider::new(self.0 as *const KindInner as usize, spec.source, spec.config)?;
-        let decay = spec.dirty_decay_ms.clamp(-1, i32::MAX as isize) as i32;
+        // jemalloc's number: ms, -1 for never.
+        let decay = spec.dirty_decay.map_or(-1, |d| d.as_millis().min(i32::MAX as u128) as i32);
         let first = new_arena(&provider, decay)?;
         self.0.arenas[0].store(first, Ordering::Relaxed);
         for a in &self.0.arenas[1..] {
@@ -413,7 +372,7 @@ impl Kind {
 
     /// Creates a dynamic kind in a free entry of the table.
     pub fn create(spec: KindSpec) -> Result<Kind> {
-        crate::log::startup();
+        crate::startup::startup();
         crate::fork::install();
         crate::fork::settle_if_pending();
         let _r = REGISTRY.lock();
@@ -461,7 +420,9 @@ impl Kind {
             for (i, slot) in self.0.arenas.iter().enumerate() {
                 let a = slot.swap(NO_ARENA, Ordering::AcqRel);
                 if a != NO_ARENA && (i == 0 || a != first) {
-                    je::arena_destroy(a);
+                    // SAFETY: the kind is BUSY and retired: no thread allocates from it, every
+                    // cache of it is flushed, and the caller uses none of its blocks again.
+                    unsafe { je::arena_destroy(a) };
                 }
             }
         }
@@ -501,7 +462,7 @@ impl Kind {
     /// The arena for the calling thread.
     #[inline]
     pub(crate) fn arena(self) -> u32 {
-        let i = (crate::heap::thread_slot() & self.0.arena_mask.load(Ordering::Relaxed)) as usize;
+        let i = (thread_slot() & self.0.arena_mask.load(Ordering::Relaxed)) as usize;
         match self.0.arenas[i].load(Ordering::Acquire) {
             NO_ARENA => self.arena_slow(i),
             a => a,
@@ -521,7 +482,7 @@ impl Kind {
 
     /// Whether this kind has a size limit.
     pub fn is_limited(self) -> bool {
-        self.provider().is_some_and(|p| p.config().limit != 0)
+        self.provider().is_some_and(|p| p.config().limit.is_some())
     }
 
     /// Bytes committed to this kind's file (file kinds), as the limit counts them.
@@ -568,8 +529,8 @@ impl Kind {
         self.provider().map_or((0, 0), |p| (p.morsels(), p.mapped()))
     }
 
-    /// (address, length, file offset, order size) of every morsel of the kind.
-    pub fn morsel_layout(self) -> Vec<(usize, usize, u64, usize)> {
+    /// Where every morsel of the kind lies, oldest first.
+    pub fn morsel_layout(self) -> Vec<MorselLayout> {
         self.provider().map_or_else(Vec::new, |p| p.morsel_layout())
     }
 
@@ -586,7 +547,9 @@ impl Kind {
 
 /// Creates one jemalloc arena over `provider`, with the kind's decay and growth limits.
 fn new_arena(provider: &Provider, dirty_decay_ms: i32) -> Result<u32> {
-    let a = je::arena_create(provider.hooks())?;
+    // SAFETY: the provider's hooks trampoline into it, and it outlives its arenas: `destroy`
+    // destroys them before it drops the provider.
+    let a = unsafe { je::arena_create(provider.hooks()) }?;
     je::arena_set_retain_grow_limit(a, morsel::Order::Pud.size());
     je::arena_set_decay(a, dirty_decay_ms as isize, 0);
     Ok(a)
@@ -604,8 +567,8 @@ impl Kind {
     pub fn capacity(self) -> Result<usize> {
         if let Some(sk) = self.static_kind() {
             self.ready()?;
-            let m = crate::statics::machine();
-            let nodes = crate::statics::nodes_for(sk, crate::statics::current_node())?;
+            let m = machine();
+            let nodes = crate::statics::nodes_for(sk, crate::machine::current_node())?;
             return Ok(nodes.iter().filter_map(|n| m.topology.node(*n)).map(|n| n.mem_total as usize).sum());
         }
         let p = self.provider().ok_or(Error::Invalid)?;
@@ -613,8 +576,8 @@ impl Kind {
         if let Some((start, end)) = c.fixed {
             return Ok(end - start);
         }
-        if c.limit != 0 {
-            return Ok(c.limit);
+        if let Some(limit) = c.limit {
+            return Ok(limit);
         }
         Ok(p.source().fs_capacity() as usize)
     }

@@ -22,12 +22,21 @@
 //! ```
 #![deny(unsafe_code)]
 
+// The modules, from the bottom up (each imports only modules above it in this list, except
+// the circle kind ↔ cache ↔ fork, documented in those three):
+// - leaves: `machine` (the machine and the environment), `error`, `meta` (our own pages for
+//   bookkeeping), `sizes`, `busy`; then `log` (messages), `je` (typed mallctl), `directory`;
+// - `provider` (a kind's extent hooks and morsels), `statics` (the static kind table and
+//   memkind's placement rules), `diagnostics` (what setting a kind up came to, in words),
+//   `startup` (what the library does with the environment when it starts);
+// - `kind`, `cache`, `fork`; then `heap`, `dynamic` and `alloc`, the API over them.
 #[allow(unsafe_code)]
 mod alloc;
 #[cfg_attr(all(test, loom), allow(unsafe_code))]
 mod busy;
 #[allow(unsafe_code)]
 pub(crate) mod cache;
+mod diagnostics;
 #[allow(unsafe_code)]
 pub(crate) mod directory;
 #[allow(unsafe_code)]
@@ -43,13 +52,14 @@ pub(crate) mod je;
 mod kind;
 pub(crate) mod log;
 #[allow(unsafe_code)]
+mod machine;
+#[allow(unsafe_code)]
 pub(crate) mod meta;
-mod options;
 #[allow(unsafe_code)]
 mod provider;
 #[allow(unsafe_code)]
 mod sizes;
-#[allow(unsafe_code)]
+pub(crate) mod startup;
 pub(crate) mod statics;
 
 /// The allocator-api2 this crate implements `Allocator` for: the one hashbrown's
@@ -71,9 +81,14 @@ pub use allocator_api2;
 pub use alloc::KindAlloc;
 // What the C library, the interposer and the command need of the internals, and no more.
 pub use je::{set_background_threads, stats_print};
-pub use log::{env as environment, morselkind_debug, startup, Line};
+pub use log::{morselkind_debug, Line};
+pub use machine::{current_node, env as environment, machine, reserved_huge_pages, Machine};
 pub use meta::MetaAlloc;
-pub use statics::{current_node, hbw_nodes, machine, nodes_for, placements, Machine};
+pub use startup::startup;
+pub use statics::{
+    hbw_nodes, nodes_for, placements, Capacity, NodeRule, Pages, StaticKind, StaticKindInfo, NUM_STATIC,
+    STATIC_KINDS,
+};
 
 /// Registers morselkind's fork handlers (once; later calls do nothing). Kinds register them
 /// when first made; an interposer that forks before making one calls this itself.
@@ -90,8 +105,7 @@ pub use dynamic::{PmemConfig, UsagePolicy, PMEM_MIN_SIZE};
 pub use error::{describe_errno, errno_name, Error, Result};
 pub use heap::{free_any, free_any_fast, usable_size_any};
 pub use je::ArenaStats;
-pub use kind::{live_kinds, Kind, KindInner, KindSpec, StaticKind, MAX_ARENAS, MAX_KIND, NUM_STATIC};
-pub use options::arenas_per_kind;
+pub use kind::{arenas_per_kind, live_kinds, Kind, KindInner, MAX_ARENAS, MAX_KIND};
 
 /// Whether `dir` is on a DAX filesystem: a file in it can be mapped with `MAP_SYNC` (the test
 /// of memkind_check_dax_path; an FS_DAX tier elsewhere is page cache).
@@ -99,7 +113,7 @@ pub fn dir_is_dax(dir: &std::path::Path) -> bool {
     use std::os::unix::ffi::OsStrExt;
     std::ffi::CString::new(dir.as_os_str().as_bytes()).is_ok_and(|c| morsel::sys::dir_supports_map_sync(&c))
 }
-pub use provider::{Placement, Placements, ProviderConfig, MAX_NODES};
+pub use provider::{KindSpec, MorselLayout, Placement, Placements, ProviderConfig, MAX_NODES};
 pub use sizes::{size_class, MAX_TABLED};
 
 /// Refreshes the statistics `Kind::stats` and [`total_stats`] report (memkind's

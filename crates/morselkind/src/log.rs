@@ -1,4 +1,4 @@
-//! Messages on stderr, and what the library does with the environment when it starts.
+//! Messages on stderr.
 //!
 //! - memkind's messages: with `MEMKIND_DEBUG=1`, `MEMKIND_INFO:` and `MEMKIND_ERROR:` lines;
 //!   `MEMKIND_FATAL:` lines always (each is followed by `abort()`). Like memkind, any other value
@@ -6,8 +6,6 @@
 //!   be printed.
 //! - morselkind's own, with `MORSELKIND_DEBUG=1`: `MORSELKIND_INFO:` lines saying what it decided
 //!   and why (nodes, huge pages, unavailable kinds, background threads).
-//! - [`startup`]: `MEMKIND_HEAP_MANAGER` and `MEMKIND_BACKGROUND_THREAD_LIMIT`, read and acted on
-//!   once, as memkind's library constructor does.
 //!
 //! Some messages are printed while a kind is set up, possibly from inside an allocation of the
 //! very allocator being set up, so a line is built in a buffer on the stack and written with one
@@ -15,18 +13,10 @@
 //! library's constructor (or the first kind set up) does it before any message.
 
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
-use std::sync::OnceLock;
 
 use morsel::sys::{decimal, write_stderr};
-use topology::{Env, HeapManager};
 
-use crate::je;
-
-/// The environment as the library read it for its own start-up and messages.
-pub fn env() -> &'static Env {
-    static ENV: OnceLock<Env> = OnceLock::new();
-    ENV.get_or_init(Env::from_process)
-}
+use crate::machine::env;
 
 const READ: u8 = 1;
 const MEMKIND_DEBUG: u8 = 2;
@@ -36,7 +26,8 @@ const UNKNOWN_DEBUG: u8 = 8;
 static FLAGS: AtomicU8 = AtomicU8::new(0);
 static WARNED: AtomicBool = AtomicBool::new(false);
 
-fn flags() -> u8 {
+/// The debug variables' flags, read on first use (the start-up reads them before anything else).
+pub(crate) fn flags() -> u8 {
     let f = FLAGS.load(Ordering::Relaxed);
     if f != 0 {
         return f;
@@ -185,88 +176,6 @@ pub fn warning(build: impl FnOnce(&mut Line)) {
     let mut l = Line::new(b"MORSELKIND_WARNING");
     build(&mut l);
     l.write();
-}
-
-/// libtbbmalloc's pool API, which memkind's TBB heap manager needs (its `load_tbb_symbols`).
-const TBB_LIBRARY: &std::ffi::CStr = c"libtbbmalloc.so.2";
-const TBB_SYMBOLS: [&std::ffi::CStr; 7] = [
-    c"_ZN3rml11pool_mallocEPNS_10MemoryPoolEm",
-    c"_ZN3rml12pool_reallocEPNS_10MemoryPoolEPvm",
-    c"_ZN3rml19pool_aligned_mallocEPNS_10MemoryPoolEmm",
-    c"_ZN3rml9pool_freeEPNS_10MemoryPoolEPv",
-    c"_ZN3rml14pool_create_v1ElPKNS_13MemPoolPolicyEPPNS_10MemoryPoolE",
-    c"_ZN3rml12pool_destroyEPNS_10MemoryPoolE",
-    c"_ZN3rml13pool_identifyEPv",
-];
-
-static STARTED: AtomicBool = AtomicBool::new(false);
-
-/// Acts on the environment once, as memkind 1.14's library constructor does:
-///
-/// - `MEMKIND_HEAP_MANAGER=TBB`: memkind loads `libtbbmalloc.so.2` and aborts without it (or
-///   without its pool functions); so do we. When it loads, morselkind still has no TBB heap
-///   manager: one `MORSELKIND_WARNING` line says so, and jemalloc stays. As in memkind,
-///   `MEMKIND_BACKGROUND_THREAD_LIMIT` is then not read at all.
-/// - `MEMKIND_BACKGROUND_THREAD_LIMIT`: a value memkind rejects aborts the program; a non-zero
-///   one becomes jemalloc's `max_background_threads` (a refusal is a `MEMKIND_ERROR`). Like
-///   memkind this starts no thread: `memkind_set_bg_threads(true)` does.
-///
-/// The C library calls this from its constructor, so the checks happen before `main` even for
-/// a program that only uses `MEMKIND_DEFAULT`; the first kind set up calls it too (the Rust
-/// API has no constructor). Never blocks: a second caller while the first is still at it (a
-/// nested call from a library loaded here, or another thread) goes on without waiting.
-pub fn startup() {
-    if STARTED.load(Ordering::Acquire) || STARTED.swap(true, Ordering::AcqRel) {
-        return;
-    }
-    let e = env();
-    flags();
-    if e.heap_manager() == HeapManager::Tbb {
-        match crate::statics::probe_library(TBB_LIBRARY, &TBB_SYMBOLS) {
-            crate::statics::LibraryProbe::NotFound => fatal(|l| {
-                l.s(TBB_LIBRARY.to_bytes()).s(b" not found.");
-            }),
-            crate::statics::LibraryProbe::MissingSymbols => fatal(|l| {
-                l.s(b"Could not find symbols in ").s(TBB_LIBRARY.to_bytes()).s(b".");
-            }),
-            crate::statics::LibraryProbe::Loaded => warning(|l| {
-                l.s(b"MEMKIND_HEAP_MANAGER=TBB: morselkind has no TBB heap manager; ")
-                    .s(TBB_LIBRARY.to_bytes())
-                    .s(b" is not used, jemalloc is.");
-            }),
-        }
-        return;
-    }
-    match e.background_thread_limit() {
-        Err(err) => fatal(|l| {
-            l.s(b"Error: Wrong value of MEMKIND_BACKGROUND_THREAD_LIMIT=").s(err.value.as_bytes());
-        }),
-        Ok(Some(n)) if n > 0 => {
-            if !je::set_max_background_threads(n as usize) {
-                error(|l| {
-                    l.s(b"Error on setting threads limit");
-                });
-                note(|l| {
-                    l.s(b"jemalloc refused MEMKIND_BACKGROUND_THREAD_LIMIT=")
-                        .n(u64::from(n))
-                        .s(b" (above its limit)");
-                });
-            }
-        }
-        Ok(_) => {}
-    }
-    note(|l| {
-        l.s(b"heap manager jemalloc; background threads: at most ");
-        match je::max_background_threads() {
-            Some(max) => l.n(max as u64),
-            None => l.s(b"?"),
-        };
-        l.s(if je::background_threads() {
-            b", running"
-        } else {
-            b", off until memkind_set_bg_threads(true)"
-        });
-    });
 }
 
 #[cfg(test)]

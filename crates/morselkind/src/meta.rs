@@ -10,9 +10,10 @@
 //!
 //! Power-of-two classes from 16 B to 4 KiB, each block aligned to its size, carved from 1 MiB
 //! chunks and kept on per-class free lists under one lock; larger blocks (a thread's caches,
-//! made once per thread and kind) are mappings of their own, a whole number of pages. Each list update is a single store made last, so a fork that catches another thread
-//! inside the lock leaves the child consistent lists once the child releases it (the vanished
-//! thread's pop or push simply never happened, or its block is lost): see `reset_after_fork`.
+//! made once per thread and kind) are mappings of their own, a whole number of pages. Each list
+//! update is a single store made last, so a fork that catches another thread inside the lock
+//! leaves the child consistent lists once the child releases it (the vanished thread's pop or
+//! push simply never happened, or its block is lost): see `reset_after_fork`.
 
 use std::alloc::Layout;
 use std::cell::UnsafeCell;

@@ -73,8 +73,8 @@ pub enum Placements {
 /// How a kind's memory is sourced and given back.
 #[derive(Clone, Debug, Default)]
 pub struct ProviderConfig {
-    /// Most bytes committed at once (0: no limit).
-    pub limit: usize,
+    /// Most bytes committed at once (`None`: only the source limits it).
+    pub limit: Option<usize>,
     /// NUMA placement, applied to each morsel with one `mbind`.
     pub placements: Placements,
     /// Transparent huge pages (`MADV_HUGEPAGE`), purged in whole granules only.
@@ -87,6 +87,56 @@ pub struct ProviderConfig {
     pub eager: bool,
     /// A caller's region `[start, end)` to carve instead of morsels.
     pub fixed: Option<(usize, usize)>,
+}
+
+/// Where one morsel of a kind lies ([`crate::Kind::morsel_layout`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MorselLayout {
+    /// Its address.
+    pub addr: usize,
+    /// Its length in bytes.
+    pub len: usize,
+    /// Its offset in the kind's file (0 for anonymous memory).
+    pub offset: u64,
+    /// The size of its order, to which its address and offset are aligned.
+    pub order_size: usize,
+}
+
+/// What a kind is made of: a provider's source and configuration, and its arenas' decay.
+pub struct KindSpec {
+    /// Where its memory comes from.
+    pub source: Source,
+    /// How it is carved and given back.
+    pub config: ProviderConfig,
+    /// How long freed dirty pages stay before they are purged (`None`: never; zero: at once).
+    pub dirty_decay: Option<std::time::Duration>,
+}
+
+// ---- a forked child's copies of its file kinds (see `crate::fork`) ----
+
+/// In a forked child: some kind still maps its parent's file privately, and its copy is to be
+/// made before anything touches the kind (see `crate::fork`).
+pub(crate) static FORK_PENDING: AtomicBool = AtomicBool::new(false);
+
+/// What makes the child's copies: `crate::fork`'s `settle`, set when the fork handlers are
+/// installed. Held here as a function, so the providers (which the kind table owns) do not
+/// import the fork handlers (which walk the kind table).
+static FORK_SETTLE: std::sync::OnceLock<fn()> = std::sync::OnceLock::new();
+
+/// Sets what [`settle_fork_if_pending`] calls (the first call wins).
+pub(crate) fn set_fork_settle(settle: fn()) {
+    let _ = FORK_SETTLE.set(settle);
+}
+
+/// In a forked child whose file kinds wait for their copies: makes them now (see
+/// `crate::fork`). One relaxed load otherwise.
+#[inline]
+pub(crate) fn settle_fork_if_pending() {
+    if FORK_PENDING.load(Ordering::Relaxed) {
+        if let Some(settle) = FORK_SETTLE.get() {
+            settle();
+        }
+    }
 }
 
 /// One registered span and its morsel (none for a FIXED region).
@@ -270,13 +320,18 @@ impl Provider {
     }
 
     /// (address, length, file offset, order size) of every morsel, oldest first.
-    pub fn morsel_layout(&self) -> Vec<(usize, usize, u64, usize)> {
+    pub fn morsel_layout(&self) -> Vec<MorselLayout> {
         let carver = self.lock();
         let mut layout: Vec<_> = carver
             .regions
             .iter()
             .filter_map(|r| r.morsel.as_ref())
-            .map(|m| (m.base(), m.len(), m.offset(), m.order().size()))
+            .map(|m| MorselLayout {
+                addr: m.base(),
+                len: m.len(),
+                offset: m.offset(),
+                order_size: m.order().size(),
+            })
             .collect();
         layout.reverse();
         layout
@@ -338,7 +393,7 @@ impl Provider {
             Placements::None => Ok((0, None)),
             Placements::All(p) => Ok((0, Some(p))),
             Placements::PerNode(map) => {
-                let node = crate::statics::current_node() % MAX_NODES;
+                let node = crate::machine::current_node() % MAX_NODES;
                 map[node].as_ref().map(|p| (node, Some(p))).ok_or(Error::Unavailable)
             }
         }
@@ -554,7 +609,7 @@ impl Provider {
         zero: &mut bool,
         commit: &mut bool,
     ) -> usize {
-        crate::fork::settle_if_pending();
+        settle_fork_if_pending();
         let anon = self.source.backing() == Backing::Anon && self.config.fixed.is_none();
         if self.orphaned.load(Ordering::Relaxed) {
             return 0;
@@ -606,7 +661,7 @@ impl Provider {
     }
 
     fn commit(&self, addr: usize, len: usize) -> Result<()> {
-        crate::fork::settle_if_pending();
+        settle_fork_if_pending();
         if self.config.fixed.is_some() {
             return Ok(());
         }
@@ -632,7 +687,7 @@ impl Provider {
         }
         let limit = self.config.limit;
         let before = self.committed.fetch_add(len, Ordering::Relaxed);
-        if limit != 0 && before + len > limit {
+        if limit.is_some_and(|limit| before + len > limit) {
             self.committed.fetch_sub(len, Ordering::Relaxed);
             return Err(Error::OutOfMemory);
         }
@@ -642,7 +697,7 @@ impl Provider {
         };
         let large = before + len > SMALL_KIND;
         // Exactly one commit crosses the line: the one with before ≤ SMALL_KIND < before + len.
-        if limit == 0 && before <= SMALL_KIND && large {
+        if limit.is_none() && before <= SMALL_KIND && large {
             // The kind is no longer small: let faults read ahead again (see `new_morsel`).
             self.advise_all(libc::MADV_NORMAL);
         }
@@ -650,7 +705,7 @@ impl Provider {
         // never fault on a full filesystem (ENOSPC, EDQUOT, EFBIG come back here as ENOMEM).
         let exact = || self.source.commit(m.offset_of(addr), len as u64).map(|()| len);
         let mut noting = None;
-        let allocated = if limit != 0 && !self.config.eager {
+        let allocated = if limit.is_some() && !self.config.eager {
             // A size-limited kind allocates exactly what it commits, so the blocks in use
             // (st_blocks) never exceed its limit.
             exact()
@@ -746,7 +801,7 @@ impl Provider {
     /// In a file kind, the granules whose blocks a commit allocated are marked already: those
     /// are faulted in here without a second fallocate.
     pub fn populate(&self, addr: usize, len: usize) -> usize {
-        crate::fork::settle_if_pending();
+        settle_fork_if_pending();
         let Some(m) = self.morsel_at(addr) else { return 0 };
         let (mut from, mut to) = (addr, addr + len);
         if self.config.huge && self.source.backing() == Backing::Anon && len < helper::SPLIT_MIN {
@@ -771,7 +826,7 @@ impl Provider {
 
     /// Gives `[addr, addr+len)` back; true if all of it was (jemalloc may then assume zeroes).
     fn give_back(&self, addr: usize, len: usize, how: Purge) -> bool {
-        crate::fork::settle_if_pending();
+        settle_fork_if_pending();
         if self.config.hog
             || self.config.fixed.is_some()
             || self.dying.load(Ordering::Relaxed)

@@ -1,49 +1,321 @@
-//! What each static kind is on this machine: its source and placement, from the topology and
-//! the environment, with memkind's rules (`man memkind`). A kind the machine cannot serve gets
-//! memkind's error for it, and stays unavailable.
-
-use std::sync::atomic::{AtomicU16, Ordering};
-use std::sync::OnceLock;
+//! The static kinds: one table row each ([`static_kind_table!`]), and memkind's rules
+//! (`man memkind`) for what each row is on this machine: its source and placement, from the
+//! topology and the environment. A kind the machine cannot serve gets memkind's error for it,
+//! and stays unavailable.
+//!
+//! Adding a static kind is adding a row: the enum [`StaticKind`], its name, its placement, its
+//! pages, its capacity and the C library's exported `memkind_t` variable all come from it.
+//! Never anything about the kind table here (`crate::kind` reads this module, not the other
+//! way round), nor messages (`crate::diagnostics`).
 
 use morsel::{sys, Source};
 use topology::{ClassifyError, Env, Family, MemkindCode, Topology, Variant};
 
 use crate::error::{Error, Result};
-use crate::kind::{KindSpec, StaticKind};
-use crate::provider::{Placement, Placements, ProviderConfig, MAX_NODES};
+use crate::machine::machine;
+use crate::provider::{KindSpec, Placement, Placements, ProviderConfig, MAX_NODES};
 
-const MAX_CPUS: usize = 4096;
-
-/// The machine, read once.
-pub struct Machine {
-    /// Nodes, CPUs, distances, HMAT.
-    pub topology: Topology,
-    /// The environment variables we honour.
-    pub env: Env,
-}
-
-/// The machine as this process sees it (read on first use).
-pub fn machine() -> &'static Machine {
-    static MACHINE: OnceLock<Machine> = OnceLock::new();
-    MACHINE.get_or_init(|| {
-        let topology = Topology::system().unwrap_or_else(|_| Topology::from_nodes(Vec::new(), None));
-        let machine = Machine { topology, env: Env::from_process() };
-        for (cpu, slot) in CPU_NODE.iter().enumerate().take(machine.topology.cpu_slots()) {
-            if let Some(node) = machine.topology.cpu_node(cpu as u32) {
-                slot.store(node as u16, Ordering::Relaxed);
+/// The static kinds, one row each, in memkind's partition order (the table index of a kind is
+/// its partition), ours after memkind's:
+///
+/// `Variant = C_SYMBOL { name, placement: NodeRule, pages: Pages, capacity: Capacity }`
+///
+/// It hands the rows to the macro named by its argument: this module makes [`StaticKind`] and
+/// [`STATIC_KINDS`] of them, and the C library (`ffi/src/kinds.rs`) one exported `memkind_t`
+/// variable per row, named by its C symbol.
+#[macro_export]
+#[doc(hidden)]
+macro_rules! static_kind_table {
+    ($then:ident) => {
+        $then! {
+            /// memkind's MEMKIND_DEFAULT: the system's pages, no binding.
+            Default = MEMKIND_DEFAULT {
+                name: "memkind_default", placement: NodeRule::Any, pages: Pages::Base,
+                capacity: Capacity::Nodes,
+            }
+            /// memkind's MEMKIND_HBW: the closest high-bandwidth nodes, bound.
+            Hbw = MEMKIND_HBW {
+                name: "memkind_hbw", placement: family(Family::Hbw, Variant::Closest, BIND),
+                pages: Pages::Base, capacity: Capacity::Nodes,
+            }
+            /// memkind's MEMKIND_HBW_HUGETLB.
+            HbwHugetlb = MEMKIND_HBW_HUGETLB {
+                name: "memkind_hbw_hugetlb", placement: family(Family::Hbw, Variant::Closest, BIND),
+                pages: Pages::Hugetlb, capacity: Capacity::Unknown,
+            }
+            /// memkind's MEMKIND_HBW_PREFERRED.
+            HbwPreferred = MEMKIND_HBW_PREFERRED {
+                name: "memkind_hbw_preferred",
+                placement: family(Family::Hbw, Variant::Preferred, PREFERRED),
+                pages: Pages::Base, capacity: Capacity::Unknown,
+            }
+            /// memkind's MEMKIND_HBW_PREFERRED_HUGETLB.
+            HbwPreferredHugetlb = MEMKIND_HBW_PREFERRED_HUGETLB {
+                name: "memkind_hbw_preferred_hugetlb",
+                placement: family(Family::Hbw, Variant::Preferred, PREFERRED),
+                pages: Pages::Hugetlb, capacity: Capacity::Unknown,
+            }
+            /// memkind's MEMKIND_HUGETLB: reserved 2 MiB pages, no binding.
+            Hugetlb = MEMKIND_HUGETLB {
+                name: "memkind_hugetlb", placement: NodeRule::Any, pages: Pages::Hugetlb,
+                capacity: Capacity::ReservedPages { kib: 2048 },
+            }
+            /// memkind's MEMKIND_HBW_GBTLB.
+            HbwGbtlb = MEMKIND_HBW_GBTLB {
+                name: "memkind_hbw_gbtlb", placement: family(Family::Hbw, Variant::Closest, BIND),
+                pages: Pages::Gbtlb { needs_gib: true }, capacity: Capacity::Unknown,
+            }
+            /// memkind's MEMKIND_HBW_PREFERRED_GBTLB.
+            HbwPreferredGbtlb = MEMKIND_HBW_PREFERRED_GBTLB {
+                name: "memkind_hbw_preferred_gbtlb",
+                placement: family(Family::Hbw, Variant::Preferred, PREFERRED),
+                pages: Pages::Gbtlb { needs_gib: true }, capacity: Capacity::Unknown,
+            }
+            /// memkind's MEMKIND_GBTLB.
+            Gbtlb = MEMKIND_GBTLB {
+                name: "memkind_gbtlb", placement: NodeRule::Any, pages: Pages::Gbtlb { needs_gib: false },
+                capacity: Capacity::ReservedPages { kib: 1 << 20 },
+            }
+            /// memkind's MEMKIND_HBW_INTERLEAVE.
+            HbwInterleave = MEMKIND_HBW_INTERLEAVE {
+                name: "memkind_hbw_interleave",
+                placement: family(Family::Hbw, Variant::All, INTERLEAVE),
+                pages: Pages::Base, capacity: Capacity::Nodes,
+            }
+            /// memkind's MEMKIND_INTERLEAVE: every node with memory, never huge pages.
+            Interleave = MEMKIND_INTERLEAVE {
+                name: "memkind_interleave", placement: NodeRule::InterleaveAll, pages: Pages::NoHuge,
+                capacity: Capacity::Nodes,
+            }
+            /// memkind's MEMKIND_REGULAR: the nodes with CPUs, bound.
+            Regular = MEMKIND_REGULAR {
+                name: "memkind_regular", placement: NodeRule::Regular, pages: Pages::Base,
+                capacity: Capacity::Nodes,
+            }
+            /// memkind's MEMKIND_HBW_ALL.
+            HbwAll = MEMKIND_HBW_ALL {
+                name: "memkind_hbw_all", placement: family(Family::Hbw, Variant::All, BIND),
+                pages: Pages::Base, capacity: Capacity::Nodes,
+            }
+            /// memkind's MEMKIND_HBW_ALL_HUGETLB.
+            HbwAllHugetlb = MEMKIND_HBW_ALL_HUGETLB {
+                name: "memkind_hbw_all_hugetlb", placement: family(Family::Hbw, Variant::All, BIND),
+                pages: Pages::Hugetlb, capacity: Capacity::Unknown,
+            }
+            /// memkind's MEMKIND_DAX_KMEM.
+            DaxKmem = MEMKIND_DAX_KMEM {
+                name: "memkind_dax_kmem", placement: family(Family::DaxKmem, Variant::Closest, BIND),
+                pages: Pages::Base, capacity: Capacity::Nodes,
+            }
+            /// memkind's MEMKIND_DAX_KMEM_ALL.
+            DaxKmemAll = MEMKIND_DAX_KMEM_ALL {
+                name: "memkind_dax_kmem_all", placement: family(Family::DaxKmem, Variant::All, BIND),
+                pages: Pages::Base, capacity: Capacity::Nodes,
+            }
+            /// memkind's MEMKIND_DAX_KMEM_PREFERRED.
+            DaxKmemPreferred = MEMKIND_DAX_KMEM_PREFERRED {
+                name: "memkind_dax_kmem_preferred",
+                placement: family(Family::DaxKmem, Variant::Preferred, PREFERRED),
+                pages: Pages::Base, capacity: Capacity::Unknown,
+            }
+            /// memkind's MEMKIND_DAX_KMEM_INTERLEAVE.
+            DaxKmemInterleave = MEMKIND_DAX_KMEM_INTERLEAVE {
+                name: "memkind_dax_kmem_interleave",
+                placement: family(Family::DaxKmem, Variant::All, INTERLEAVE),
+                pages: Pages::Base, capacity: Capacity::Nodes,
+            }
+            /// memkind's MEMKIND_HIGHEST_CAPACITY.
+            HighestCapacity = MEMKIND_HIGHEST_CAPACITY {
+                name: "memkind_highest_capacity",
+                placement: family(Family::HighestCapacity, Variant::Closest, BIND),
+                pages: Pages::Base, capacity: Capacity::Nodes,
+            }
+            /// memkind's MEMKIND_HIGHEST_CAPACITY_PREFERRED.
+            HighestCapacityPreferred = MEMKIND_HIGHEST_CAPACITY_PREFERRED {
+                name: "memkind_highest_capacity_preferred",
+                placement: family(Family::HighestCapacity, Variant::Preferred, PREFERRED),
+                pages: Pages::Base, capacity: Capacity::Unknown,
+            }
+            /// memkind's MEMKIND_HIGHEST_CAPACITY_LOCAL.
+            HighestCapacityLocal = MEMKIND_HIGHEST_CAPACITY_LOCAL {
+                name: "memkind_highest_capacity_local",
+                placement: family(Family::HighestCapacityLocal, Variant::Closest, BIND),
+                pages: Pages::Base, capacity: Capacity::Nodes,
+            }
+            /// memkind's MEMKIND_HIGHEST_CAPACITY_LOCAL_PREFERRED.
+            HighestCapacityLocalPreferred = MEMKIND_HIGHEST_CAPACITY_LOCAL_PREFERRED {
+                name: "memkind_highest_capacity_local_preferred",
+                placement: family(Family::HighestCapacityLocal, Variant::Preferred, PREFERRED),
+                pages: Pages::Base, capacity: Capacity::Unknown,
+            }
+            /// memkind's MEMKIND_LOWEST_LATENCY_LOCAL.
+            LowestLatencyLocal = MEMKIND_LOWEST_LATENCY_LOCAL {
+                name: "memkind_lowest_latency_local",
+                placement: family(Family::LowestLatencyLocal, Variant::Closest, BIND),
+                pages: Pages::Base, capacity: Capacity::Nodes,
+            }
+            /// memkind's MEMKIND_LOWEST_LATENCY_LOCAL_PREFERRED.
+            LowestLatencyLocalPreferred = MEMKIND_LOWEST_LATENCY_LOCAL_PREFERRED {
+                name: "memkind_lowest_latency_local_preferred",
+                placement: family(Family::LowestLatencyLocal, Variant::Preferred, PREFERRED),
+                pages: Pages::Base, capacity: Capacity::Unknown,
+            }
+            /// memkind's MEMKIND_HIGHEST_BANDWIDTH_LOCAL.
+            HighestBandwidthLocal = MEMKIND_HIGHEST_BANDWIDTH_LOCAL {
+                name: "memkind_highest_bandwidth_local",
+                placement: family(Family::HighestBandwidthLocal, Variant::Closest, BIND),
+                pages: Pages::Base, capacity: Capacity::Nodes,
+            }
+            /// memkind's MEMKIND_HIGHEST_BANDWIDTH_LOCAL_PREFERRED.
+            HighestBandwidthLocalPreferred = MEMKIND_HIGHEST_BANDWIDTH_LOCAL_PREFERRED {
+                name: "memkind_highest_bandwidth_local_preferred",
+                placement: family(Family::HighestBandwidthLocal, Variant::Preferred, PREFERRED),
+                pages: Pages::Base, capacity: Capacity::Unknown,
+            }
+            /// morselkind's own: THP-backed 2 MiB morsels.
+            Huge = MORSELKIND_HUGE {
+                name: "morselkind_huge", placement: NodeRule::Any, pages: Pages::Thp,
+                capacity: Capacity::Nodes,
             }
         }
-        machine
-    })
+    };
 }
 
-static CPU_NODE: [AtomicU16; MAX_CPUS] = [const { AtomicU16::new(0) }; MAX_CPUS];
+/// Where a static kind's memory goes, before the machine is known.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NodeRule {
+    /// No binding.
+    Any,
+    /// `MPOL_BIND` over the nodes with CPUs (memkind's REGULAR).
+    Regular,
+    /// `MPOL_INTERLEAVE` over every node with memory (memkind's INTERLEAVE).
+    InterleaveAll,
+    /// The nodes of `family` that memkind picks for each CPU node (`variant`), under the mbind
+    /// `mode`.
+    Family {
+        /// Which nodes qualify.
+        family: Family,
+        /// Which of them a CPU node gets.
+        variant: Variant,
+        /// The mbind mode (`MPOL_BIND`, `MPOL_PREFERRED`, `MPOL_INTERLEAVE`).
+        mode: i32,
+    },
+}
 
-/// The NUMA node of the CPU the calling thread runs on (0 when unknown).
-pub fn current_node() -> usize {
-    // Our own CPU → node table, not getcpu's node: a synthetic topology may differ.
-    let Some((cpu, _)) = morsel::sys::current_cpu() else { return 0 };
-    CPU_NODE.get(cpu as usize).map_or(0, |n| n.load(Ordering::Relaxed) as usize)
+/// The pages a static kind uses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Pages {
+    /// The system's pages (huge where THP's mode makes them so).
+    Base,
+    /// Never huge pages (`MADV_NOHUGEPAGE`), as memkind's INTERLEAVE.
+    NoHuge,
+    /// Transparent huge pages: 2 MiB morsels marked `MADV_HUGEPAGE` and populated at once;
+    /// unavailable where THP is off (it never falls back to small pages).
+    Thp,
+    /// Reserved 2 MiB hugetlbfs pages, populated at once; unavailable where none are reserved.
+    Hugetlb,
+    /// memkind's 1 GiB-page kinds, served as the [`Pages::Hugetlb`] ones. With `needs_gib`,
+    /// `memkind_check_available` first wants reserved 1 GiB pages (memkind's HBW GBTLB kinds
+    /// do; its MEMKIND_GBTLB does not).
+    Gbtlb {
+        /// Whether the C check of availability asks for reserved 1 GiB pages first.
+        needs_gib: bool,
+    },
+}
+
+impl Pages {
+    /// Whether the kind draws on reserved hugetlbfs pages.
+    pub fn hugetlb(self) -> bool {
+        matches!(self, Pages::Hugetlb | Pages::Gbtlb { .. })
+    }
+}
+
+/// What memkind's `memkind_get_capacity` answers for a static kind.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Capacity {
+    /// The memory of the nodes the kind uses for the calling CPU (`Kind::capacity`).
+    Nodes,
+    /// The bytes of the huge pages of this size reserved over the machine (0 when none).
+    ReservedPages {
+        /// The page size in KiB.
+        kib: usize,
+    },
+    /// memkind answers -1: its PREFERRED kinds and the HBW huge-page kinds.
+    Unknown,
+}
+
+/// One row of the static kind table.
+#[derive(Clone, Copy, Debug)]
+pub struct StaticKindInfo {
+    /// memkind's name for the kind.
+    pub name: &'static str,
+    /// The name of the C library's exported `memkind_t` variable.
+    pub symbol: &'static str,
+    /// Where its memory goes.
+    pub placement: NodeRule,
+    /// The pages it uses.
+    pub pages: Pages,
+    /// What `memkind_get_capacity` answers for it.
+    pub capacity: Capacity,
+}
+
+const BIND: i32 = sys::MPOL_BIND;
+const PREFERRED: i32 = sys::MPOL_PREFERRED;
+const INTERLEAVE: i32 = sys::MPOL_INTERLEAVE;
+
+const fn family(family: Family, variant: Variant, mode: i32) -> NodeRule {
+    NodeRule::Family { family, variant, mode }
+}
+
+macro_rules! define_static_kinds {
+    ($($(#[$doc:meta])* $kind:ident = $symbol:ident {
+        name: $name:literal, placement: $placement:expr, pages: $pages:expr, capacity: $capacity:expr $(,)?
+    })*) => {
+        /// memkind's static kinds, numbered as its partitions, then ours.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        #[repr(u32)]
+        pub enum StaticKind {
+            $($(#[$doc])* $kind,)*
+        }
+
+        const ALL: &[StaticKind] = &[$(StaticKind::$kind),*];
+
+        /// The static kind table, indexed by [`StaticKind`].
+        pub static STATIC_KINDS: [StaticKindInfo; NUM_STATIC] = [$(StaticKindInfo {
+            name: $name,
+            symbol: stringify!($symbol),
+            placement: $placement,
+            pages: $pages,
+            capacity: $capacity,
+        }),*];
+    };
+}
+
+crate::static_kind_table!(define_static_kinds);
+
+/// How many static kinds there are; dynamic kinds take the kind table's entries after them.
+pub const NUM_STATIC: usize = ALL.len();
+
+impl StaticKind {
+    /// Every static kind, in table order.
+    pub fn all() -> impl Iterator<Item = StaticKind> {
+        ALL.iter().copied()
+    }
+
+    /// The static kind at table index `i`.
+    pub fn from_index(i: usize) -> Option<StaticKind> {
+        ALL.get(i).copied()
+    }
+
+    /// Its row of the table.
+    pub fn info(self) -> &'static StaticKindInfo {
+        &STATIC_KINDS[self as usize]
+    }
+
+    /// memkind's name for it.
+    pub fn name(self) -> &'static str {
+        self.info().name
+    }
 }
 
 fn classify_error(e: &ClassifyError) -> Error {
@@ -55,34 +327,14 @@ fn classify_error(e: &ClassifyError) -> Error {
     }
 }
 
-/// The family, variant and mbind mode of a NUMA static kind.
-fn numa_shape(k: StaticKind) -> Option<(Family, Variant, i32)> {
-    use StaticKind as S;
-    let (bind, pref, il) = (sys::MPOL_BIND, sys::MPOL_PREFERRED, sys::MPOL_INTERLEAVE);
-    Some(match k {
-        S::Hbw => (Family::Hbw, Variant::Closest, bind),
-        S::HbwAll => (Family::Hbw, Variant::All, bind),
-        S::HbwPreferred => (Family::Hbw, Variant::Preferred, pref),
-        S::HbwInterleave => (Family::Hbw, Variant::All, il),
-        S::DaxKmem => (Family::DaxKmem, Variant::Closest, bind),
-        S::DaxKmemAll => (Family::DaxKmem, Variant::All, bind),
-        S::DaxKmemPreferred => (Family::DaxKmem, Variant::Preferred, pref),
-        S::DaxKmemInterleave => (Family::DaxKmem, Variant::All, il),
-        S::HighestCapacity => (Family::HighestCapacity, Variant::Closest, bind),
-        S::HighestCapacityPreferred => (Family::HighestCapacity, Variant::Preferred, pref),
-        S::HighestCapacityLocal => (Family::HighestCapacityLocal, Variant::Closest, bind),
-        S::HighestCapacityLocalPreferred => (Family::HighestCapacityLocal, Variant::Preferred, pref),
-        S::LowestLatencyLocal => (Family::LowestLatencyLocal, Variant::Closest, bind),
-        S::LowestLatencyLocalPreferred => (Family::LowestLatencyLocal, Variant::Preferred, pref),
-        S::HighestBandwidthLocal => (Family::HighestBandwidthLocal, Variant::Closest, bind),
-        S::HighestBandwidthLocalPreferred => (Family::HighestBandwidthLocal, Variant::Preferred, pref),
-        _ => return None,
-    })
-}
-
-/// The placements of a NUMA static kind: per CPU node, as memkind chooses them.
-fn numa_placements(k: StaticKind, topology: &Topology, env: &Env) -> Result<Placements> {
-    let Some((family, variant, mode)) = numa_shape(k) else { return Ok(Placements::None) };
+/// The placements of a family's kind: per CPU node, as memkind chooses them.
+fn family_placements(
+    family: Family,
+    variant: Variant,
+    mode: i32,
+    topology: &Topology,
+    env: &Env,
+) -> Result<Placements> {
     let map = topology.node_map(env, family, variant).map_err(|e| classify_error(&e))?;
     let mut per_node: Box<[Option<Placement>; MAX_NODES]> = Box::new([None; MAX_NODES]);
     for (cpu_node, nodes) in map.iter() {
@@ -93,27 +345,17 @@ fn numa_placements(k: StaticKind, topology: &Topology, env: &Env) -> Result<Plac
     Ok(Placements::PerNode(per_node))
 }
 
-/// The kind whose nodes a huge-page HBW kind uses (itself for the others).
-fn numa_base(k: StaticKind) -> StaticKind {
-    use StaticKind as S;
-    match k {
-        S::HbwHugetlb | S::HbwGbtlb => S::Hbw,
-        S::HbwAllHugetlb => S::HbwAll,
-        S::HbwPreferredHugetlb | S::HbwPreferredGbtlb => S::HbwPreferred,
-        _ => k,
-    }
-}
-
 /// Where a static kind puts its memory on a machine (`topology`, `env`), with memkind's rules:
 /// the policy and node mask per CPU node, or why the machine cannot serve the kind.
 /// A pure function, so tests can ask it about synthetic machines.
 pub fn placements(k: StaticKind, topology: &Topology, env: &Env) -> Result<Placements> {
-    use StaticKind as S;
-    match k {
-        S::Default | S::Huge | S::Hugetlb | S::Gbtlb => Ok(Placements::None),
-        S::Regular => Ok(Placements::All(Placement::new(sys::MPOL_BIND, topology.regular_nodes()))),
-        S::Interleave => Ok(Placements::All(Placement::new(sys::MPOL_INTERLEAVE, topology.memory_nodes()))),
-        _ => numa_placements(numa_base(k), topology, env),
+    match k.info().placement {
+        NodeRule::Any => Ok(Placements::None),
+        NodeRule::Regular => Ok(Placements::All(Placement::new(sys::MPOL_BIND, topology.regular_nodes()))),
+        NodeRule::InterleaveAll => {
+            Ok(Placements::All(Placement::new(sys::MPOL_INTERLEAVE, topology.memory_nodes())))
+        }
+        NodeRule::Family { family, variant, mode } => family_placements(family, variant, mode, topology, env),
     }
 }
 
@@ -131,19 +373,18 @@ pub fn nodes_for(k: StaticKind, cpu_node: usize) -> Result<Vec<u32>> {
 }
 
 fn spec_config(k: StaticKind) -> Result<ProviderConfig> {
-    use StaticKind as S;
     let m = machine();
     let placements = placements(k, &m.topology, &m.env)?;
     let config = ProviderConfig { hog: m.env.hog_memory(), placements, ..Default::default() };
-    if uses_hugetlb(k) {
-        hugetlb_reserved()?;
-        return Ok(ProviderConfig { huge: true, eager: true, ..config });
-    }
-    match k {
-        S::Interleave => Ok(ProviderConfig { no_huge: true, ..config }),
-        S::Huge if !morsel::caps().thp_usable() => Err(Error::Hugetlb),
-        S::Huge => Ok(ProviderConfig { huge: true, eager: true, ..config }),
-        _ => Ok(config),
+    match k.info().pages {
+        Pages::Hugetlb | Pages::Gbtlb { .. } => {
+            hugetlb_reserved()?;
+            Ok(ProviderConfig { huge: true, eager: true, ..config })
+        }
+        Pages::NoHuge => Ok(ProviderConfig { no_huge: true, ..config }),
+        Pages::Thp if !morsel::caps().thp_usable() => Err(Error::Hugetlb),
+        Pages::Thp => Ok(ProviderConfig { huge: true, eager: true, ..config }),
+        Pages::Base => Ok(config),
     }
 }
 
@@ -156,302 +397,15 @@ fn hugetlb_reserved() -> Result<()> {
     }
 }
 
-/// Whether a static kind draws on reserved hugetlbfs pages.
-pub fn uses_hugetlb(k: StaticKind) -> bool {
-    use StaticKind as S;
-    matches!(
-        k,
-        S::Hugetlb
-            | S::Gbtlb
-            | S::HbwHugetlb
-            | S::HbwPreferredHugetlb
-            | S::HbwAllHugetlb
-            | S::HbwGbtlb
-            | S::HbwPreferredGbtlb
-    )
-}
-
 /// The spec of a static kind on this machine, or why it cannot be served.
 pub fn spec(k: StaticKind) -> Result<KindSpec> {
     let config = spec_config(k)?;
-    let source = if uses_hugetlb(k) { Source::hugetlb() } else { Source::anon() };
-    Ok(KindSpec { source, config, dirty_decay_ms: 10_000 })
+    let source = if k.info().pages.hugetlb() { Source::hugetlb() } else { Source::anon() };
+    Ok(KindSpec { source, config, dirty_decay: Some(std::time::Duration::from_secs(10)) })
 }
 
 /// The high-bandwidth nodes of this machine, as memkind finds them.
 pub fn hbw_nodes() -> Result<Vec<u32>> {
     let m = machine();
     m.topology.hbw_nodes(&m.env).map_err(|e| classify_error(&e))
-}
-
-// ---- messages (MEMKIND_DEBUG, MORSELKIND_DEBUG) and a library probe (MEMKIND_HEAP_MANAGER) ----
-
-/// Says what setting a static kind up on first use came to (called once per kind, by
-/// `Kind::ready`): memkind's `Initializing kind` line and, when the kind is unavailable, its
-/// error with the reason; with `MORSELKIND_DEBUG=1`, the nodes detected (the first time) and
-/// the placement and page choices made, or why the kind is unavailable. Does nothing (and
-/// computes nothing) when neither variable asks for messages.
-pub(crate) fn report(k: StaticKind, outcome: &Result<()>) {
-    use crate::log;
-    if !log::any_debug() {
-        return;
-    }
-    static MACHINE_NOTED: std::sync::Once = std::sync::Once::new();
-    MACHINE_NOTED.call_once(note_machine);
-    // memkind's MEMKIND_DEFAULT is set up statically, without a message.
-    if k != StaticKind::Default {
-        log::info(|l| {
-            l.s(b"Initializing kind ").s(k.name().as_bytes()).s(b".");
-        });
-    }
-    let m = machine();
-    match outcome {
-        Ok(()) => note_placements(k, m),
-        Err(e) => {
-            let classified = numa_shape(numa_base(k))
-                .and_then(|(family, variant, _)| m.topology.node_map(&m.env, family, variant).err());
-            match &classified {
-                Some(c) => {
-                    log::error(|l| classify_message(l, c));
-                    log::note(|l| {
-                        l.s(k.name().as_bytes()).s(b" is unavailable: ");
-                        classify_message(l, c);
-                    });
-                }
-                None if uses_hugetlb(k) => {
-                    log::error(|l| {
-                        l.s(b"Persistent hugepages and overcommit hugepages are not available.");
-                    });
-                    log::note(|l| {
-                        l.s(k.name().as_bytes()).s(
-                            b" is unavailable: no 2 MiB hugetlbfs pages are reserved (vm.nr_hugepages is 0)",
-                        );
-                    });
-                }
-                None if k == StaticKind::Huge && !morsel::caps().thp_usable() => {
-                    log::error(|l| {
-                        l.s(b"Transparent huge pages are not available for kind ")
-                            .s(k.name().as_bytes())
-                            .s(b".");
-                    });
-                    log::note(|l| {
-                        l.s(k.name().as_bytes()).s(b" is unavailable: ");
-                        thp_words(l);
-                        l.s(b"; it does not fall back to small pages (MEMKIND_DEFAULT is that)");
-                    });
-                }
-                None => {
-                    log::error(|l| {
-                        l.s(b"Cannot initialize kind ")
-                            .s(k.name().as_bytes())
-                            .s(b": ")
-                            .s(e.message().as_bytes())
-                            .s(b".");
-                    });
-                    log::note(|l| {
-                        l.s(k.name().as_bytes()).s(b" is unavailable: ").s(e.message().as_bytes());
-                    });
-                }
-            }
-        }
-    }
-}
-
-/// memkind's words for a kind whose nodes cannot be chosen.
-fn classify_message(l: &mut crate::log::Line, e: &ClassifyError) {
-    let init_node = |n: &Option<u32>| u64::from(n.unwrap_or(current_node() as u32));
-    match e {
-        ClassifyError::Env(env) => {
-            l.s(b"Invalid value of environment variable ")
-                .s(env.var.as_bytes())
-                .s(b"=")
-                .s(env.value.as_bytes())
-                .s(b": ")
-                .s(env.reason.as_bytes())
-                .s(b".");
-        }
-        ClassifyError::Unavailable { family } => {
-            l.s(b"No ").s(family_words(*family)).s(b" Nodes for init node ").n(init_node(&None)).s(b".");
-        }
-        ClassifyError::NoneFor { family, cpu_node } => {
-            l.s(b"No ").s(family_words(*family)).s(b" Nodes for init node ").n(init_node(cpu_node)).s(b".");
-        }
-        ClassifyError::Tie { family, cpu_node, nodes } => {
-            l.s(b"Invalid Numa Configuration for Node ")
-                .n(init_node(cpu_node))
-                .s(b" (")
-                .s(family_words(*family))
-                .s(b" Nodes ")
-                .nodes(nodes.iter().copied())
-                .s(b" are equally close; a PREFERRED kind needs one).");
-        }
-    }
-}
-
-fn family_words(f: Family) -> &'static [u8] {
-    match f {
-        Family::Hbw => b"HBW",
-        Family::DaxKmem => b"DAX KMEM",
-        _ => b"memory attribute",
-    }
-}
-
-fn thp_words(l: &mut crate::log::Line) {
-    l.s(match morsel::caps().thp {
-        morsel::caps::ThpMode::Always => b"transparent huge pages: always",
-        morsel::caps::ThpMode::Madvise => b"transparent huge pages: madvise",
-        morsel::caps::ThpMode::Never => {
-            b"transparent huge pages: never (/sys/kernel/mm/transparent_hugepage/enabled)"
-        }
-        morsel::caps::ThpMode::Unsupported => b"transparent huge pages: not supported by this kernel",
-    });
-}
-
-fn mode_words(mode: i32) -> &'static [u8] {
-    match mode {
-        sys::MPOL_BIND => b"MPOL_BIND",
-        sys::MPOL_PREFERRED => b"MPOL_PREFERRED",
-        sys::MPOL_INTERLEAVE => b"MPOL_INTERLEAVE",
-        _ => b"MPOL_?",
-    }
-}
-
-/// The nodes this process sees, the HBW and DAX KMEM nodes and where they come from, and the
-/// huge pages on offer (MORSELKIND_DEBUG=1, once).
-fn note_machine() {
-    use crate::log::note;
-    let m = machine();
-    let t = &m.topology;
-    note(|l| {
-        l.s(b"NUMA nodes ")
-            .nodes(t.node_ids())
-            .s(b"; with CPUs ")
-            .nodes(t.cpu_node_ids())
-            .s(b"; with memory ")
-            .nodes(t.memory_nodes())
-            .s(b"; this thread runs on node ")
-            .n(current_node() as u64);
-    });
-    note(|l| {
-        l.s(b"HBW nodes ");
-        match t.hbw_nodes(&m.env) {
-            Ok(nodes) => l.nodes(nodes),
-            Err(e) => {
-                l.s(b"none: ");
-                classify_message(l, &e);
-                return;
-            }
-        };
-        match t.hbw_source(&m.env) {
-            Ok(topology::HbwSource::Env) => l.s(b", from MEMKIND_HBW_NODES"),
-            Ok(topology::HbwSource::KnightsLanding) => {
-                l.s(b", the MCDRAM of a Knights Landing/Mill in flat mode")
-            }
-            Ok(topology::HbwSource::Hmat { threshold }) => l
-                .s(b", from HMAT: read bandwidth of at least ")
-                .n(threshold)
-                .s(b" MB/s (MEMKIND_HBW_THRESHOLD)"),
-            Err(_) => l,
-        };
-    });
-    note(|l| {
-        l.s(b"DAX KMEM nodes ");
-        match t.dax_kmem_nodes(&m.env) {
-            Ok(nodes) => l.nodes(nodes),
-            Err(e) => {
-                l.s(b"none: ");
-                classify_message(l, &e);
-                return;
-            }
-        };
-        l.s(if m.env.dax_kmem_nodes().is_some() {
-            b", from MEMKIND_DAX_KMEM_NODES"
-        } else {
-            b", from the dax devices bound to kmem"
-        });
-    });
-    note(|l| {
-        thp_words(l);
-        l.s(b"; 2 MiB hugetlbfs pages reserved: ").n(morsel::caps::probe().hugetlb_2m_total);
-    });
-}
-
-/// Where a static kind that was just set up puts its memory (MORSELKIND_DEBUG=1).
-fn note_placements(k: StaticKind, m: &Machine) {
-    use crate::log::note;
-    use StaticKind as S;
-    let name = k.name().as_bytes();
-    match placements(k, &m.topology, &m.env) {
-        Ok(Placements::None) => note(|l| {
-            l.s(name).s(b": no NUMA binding");
-        }),
-        Ok(Placements::All(p)) => note(|l| {
-            l.s(name).s(b": ").s(mode_words(p.mode)).s(b" over nodes ").nodes(p.nodes());
-        }),
-        Ok(Placements::PerNode(map)) => {
-            for (cpu_node, p) in map.iter().enumerate() {
-                if let Some(p) = p {
-                    note(|l| {
-                        l.s(name)
-                            .s(b": threads on node ")
-                            .n(cpu_node as u64)
-                            .s(b" get ")
-                            .s(mode_words(p.mode))
-                            .s(b" over nodes ")
-                            .nodes(p.nodes());
-                    });
-                }
-            }
-        }
-        Err(_) => {}
-    }
-    match k {
-        S::Huge => note(|l| {
-            l.s(name).s(b": 2 MiB morsels marked MADV_HUGEPAGE and populated at once (");
-            thp_words(l);
-            l.s(b")");
-        }),
-        S::Interleave => note(|l| {
-            l.s(name).s(b": never huge pages (MADV_NOHUGEPAGE), as memkind");
-        }),
-        _ if uses_hugetlb(k) => note(|l| {
-            l.s(name)
-                .s(b": 2 MiB hugetlbfs pages, populated at once (")
-                .n(morsel::caps::probe().hugetlb_2m_total)
-                .s(b" reserved)");
-        }),
-        _ => {}
-    }
-}
-
-/// What loading a shared library of this machine came to.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum LibraryProbe {
-    /// `dlopen` failed.
-    NotFound,
-    /// It loaded, but lacks a symbol asked for.
-    MissingSymbols,
-    /// It loaded and has every symbol asked for.
-    Loaded,
-}
-
-/// Whether the library `name` can be loaded (`dlopen`, searched as the dynamic linker does) and
-/// defines every one of `symbols`. It is closed again. For MEMKIND_HEAP_MANAGER=TBB, which
-/// needs Intel TBB's allocator on the machine.
-pub(crate) fn probe_library(name: &std::ffi::CStr, symbols: &[&std::ffi::CStr]) -> LibraryProbe {
-    // SAFETY: `name` is NUL-terminated. Loading runs the library's constructors, which is what
-    // memkind does too when asked for TBB (and it keeps the library; we close it below).
-    let handle = unsafe { libc::dlopen(name.as_ptr(), libc::RTLD_LAZY | libc::RTLD_LOCAL) };
-    if handle.is_null() {
-        return LibraryProbe::NotFound;
-    }
-    // SAFETY: `handle` is a live handle from dlopen; each symbol name is NUL-terminated.
-    let all = symbols.iter().all(|s| !unsafe { libc::dlsym(handle, s.as_ptr()) }.is_null());
-    // SAFETY: `handle` came from dlopen above and nothing of the library is used afterwards.
-    unsafe { libc::dlclose(handle) };
-    if all {
-        LibraryProbe::Loaded
-    } else {
-        LibraryProbe::MissingSymbols
-    }
 }

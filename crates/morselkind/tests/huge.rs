@@ -39,8 +39,8 @@ fn smaps_kb(start: usize, end: usize, field: &str) -> u64 {
 
 fn morsel_span(kind: Kind) -> (usize, usize) {
     let layout = kind.morsel_layout();
-    let start = layout.iter().map(|m| m.0).min().unwrap();
-    let end = layout.iter().map(|m| m.0 + m.1).max().unwrap();
+    let start = layout.iter().map(|m| m.addr).min().unwrap();
+    let end = layout.iter().map(|m| m.addr + m.len).max().unwrap();
     (start, end)
 }
 
@@ -113,7 +113,7 @@ fn morsels_are_naturally_aligned_in_address_and_file_offset() {
     }
     let layout = k.morsel_layout();
     assert!(layout.len() >= 2, "big requests get morsels of their own");
-    for (addr, len, offset, order) in layout {
+    for morselkind::MorselLayout { addr, len, offset, order_size: order } in layout {
         assert_eq!(addr % order, 0, "address {addr:#x} not aligned to {order:#x}");
         assert_eq!(offset % order as u64, 0, "offset {offset:#x} not aligned");
         assert_eq!(len % order, 0);

@@ -15,7 +15,7 @@ use std::time::Instant;
 
 use morselkind::Kind;
 
-use crate::counters;
+use super::approx_live;
 
 /// Kinds sampled at most (tiers of one memory).
 pub const MAX_SAMPLED: usize = 8;
@@ -60,7 +60,7 @@ pub fn restart() {
     let n = COUNT.load(Ordering::Relaxed) as usize;
     for i in 0..MAX_SAMPLED {
         let live = match Kind::from_index(KINDS[i].load(Ordering::Relaxed) as usize) {
-            Some(k) if i < n => counters::approx_live(k),
+            Some(k) if i < n => approx_live(k),
             _ => 0,
         };
         AREA[i].store(0, Ordering::Relaxed);
@@ -92,8 +92,7 @@ fn sample(force: bool) {
     let dt_ms = now.saturating_sub(last) as f64 / 1e6;
     let n = COUNT.load(Ordering::Relaxed) as usize;
     for i in 0..n {
-        let live =
-            Kind::from_index(KINDS[i].load(Ordering::Relaxed) as usize).map_or(0, counters::approx_live);
+        let live = Kind::from_index(KINDS[i].load(Ordering::Relaxed) as usize).map_or(0, approx_live);
         let prev = PREV[i].swap(live, Ordering::Relaxed);
         let area = f64::from_bits(AREA[i].load(Ordering::Relaxed)) + (prev + live) as f64 / 2.0 * dt_ms;
         AREA[i].store(area.to_bits(), Ordering::Relaxed);
