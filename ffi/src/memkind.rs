@@ -436,7 +436,7 @@ pub extern "C" fn memkind_set_bg_threads(state: bool) -> c_int {
 
 #[no_mangle]
 pub unsafe extern "C" fn memkind_malloc(kind: MemkindT, size: usize) -> *mut c_void {
-    // The fast path (a cache hit, or jemalloc's own for DEFAULT) cannot panic: no guard.
+    // The fast path (a hit in the thread's cache) cannot panic: no guard.
     if let Some(p) = kind_of(kind).and_then(|k| k.malloc_fast(size)) {
         return p.as_ptr().cast();
     }
