@@ -238,6 +238,12 @@ impl Source {
 
     /// Returns a frame: its space goes back to the filesystem, and a whole-order frame is kept
     /// for reuse.
+    /// Closes the file (nothing left mapped from it, nothing to be): later calls find no file
+    /// and do nothing, as for an anonymous source.
+    pub fn close(&mut self) {
+        self.fd = None;
+    }
+
     pub fn release_frame(&self, order: Order, offset: u64, len: usize) {
         if self.fd.is_none() {
             return;

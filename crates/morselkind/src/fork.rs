@@ -139,6 +139,7 @@ fn settle() {
         return;
     }
     for k in live_kinds() {
+        k.mark_inherited();
         if let Some(p) = k.provider() {
             // SAFETY: in the child, under SETTLE; hooks settle before they touch anything.
             unsafe { p.settle_fork_copy() };

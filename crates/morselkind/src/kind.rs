@@ -14,7 +14,7 @@
 //! take REGISTRY and ARENAS through [`fork_lock`] in their lock order and walk the live kinds;
 //! every slow path here settles a forked child's copies first and installs the handlers).
 
-use std::sync::atomic::{AtomicI32, AtomicPtr, AtomicU32, AtomicU8, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicPtr, AtomicU32, AtomicU8, AtomicUsize, Ordering};
 
 use morsel::lock::Lock;
 use morsel::Source;
@@ -47,6 +47,8 @@ pub struct KindInner {
     provider: AtomicPtr<Provider>,
     unavailable: AtomicI32,
     dirty_decay_ms: AtomicI32,
+    /// In a forked child: the kind was live at the fork (see [`Kind::destroy`]).
+    inherited: AtomicBool,
 }
 
 impl KindInner {
@@ -59,6 +61,7 @@ impl KindInner {
             provider: AtomicPtr::new(std::ptr::null_mut()),
             unavailable: AtomicI32::new(0),
             dirty_decay_ms: AtomicI32::new(0),
+            inherited: AtomicBool::new(false),
         }
     }
 }
@@ -348,6 +351,7 @@ impl Kind {
         self.0.dirty_decay_ms.store(decay, Ordering::Relaxed);
         self.0.arena_mask.store(arenas as u32 - 1, Ordering::Relaxed);
         self.0.provider.store(MetaBox::into_raw(provider), Ordering::Relaxed);
+        self.0.inherited.store(false, Ordering::Relaxed);
         self.0.generation.fetch_add(1, Ordering::Relaxed);
         self.0.state.store(LIVE, Ordering::Release);
         Ok(())
@@ -414,12 +418,22 @@ impl Kind {
         if let Some(p) = self.provider() {
             p.begin_teardown();
         }
+        // A forked child's kind that was live at the fork keeps its arenas: a thread of the
+        // parent may have been inside jemalloc with one of the kind's extents between two of
+        // jemalloc's lists (taken out of the free extents, not yet a slab or a large block),
+        // and that thread is gone. Destroying such an arena left the extent registered in
+        // jemalloc's global map, pointing into the arena's metadata, which the destruction
+        // unmaps: the next extent laid out beside that address read it (SIGSEGV, seen in one
+        // fork in ten of tests/fork.rs's churn). Kept, the arena is never used again (its kind
+        // entry forgets it) and any stale entry points into live memory, from an arena that
+        // never merges with another's. The kind's memory and file go as usual.
+        let keep_arenas = self.0.inherited.load(Ordering::Relaxed);
         {
             let _a = ARENAS.lock();
             let first = self.0.arenas[0].load(Ordering::Relaxed);
             for (i, slot) in self.0.arenas.iter().enumerate() {
                 let a = slot.swap(NO_ARENA, Ordering::AcqRel);
-                if a != NO_ARENA && (i == 0 || a != first) {
+                if a != NO_ARENA && (i == 0 || a != first) && !keep_arenas {
                     // SAFETY: the kind is BUSY and retired: no thread allocates from it, every
                     // cache of it is flushed, and the caller uses none of its blocks again.
                     unsafe { je::arena_destroy(a) };
@@ -427,9 +441,17 @@ impl Kind {
             }
         }
         let provider = self.0.provider.swap(std::ptr::null_mut(), Ordering::AcqRel);
-        // SAFETY: the provider was leaked from a MetaBox in `install`; its arenas are gone, and
-        // dropping it unmaps the morsels and closes the file.
-        drop(unsafe { MetaBox::from_raw_in(provider, crate::meta::MetaAlloc) });
+        // SAFETY: the provider was leaked from a MetaBox in `install`; its arenas are gone (or
+        // kept, above), and nothing else uses it.
+        let mut provider = unsafe { MetaBox::from_raw_in(provider, crate::meta::MetaAlloc) };
+        if keep_arenas {
+            // The kept arenas hold the provider's hooks: it stays, its memory and file go.
+            provider.release_for_kept_arenas();
+            let _ = MetaBox::into_raw(provider);
+        } else {
+            // Dropping it unmaps the morsels and closes the file.
+            drop(provider);
+        }
         // Before the entry can be taken again: whatever counts per kind forgets this one.
         let hook = DESTROY_HOOK.load(Ordering::Acquire);
         if hook != 0 {
@@ -446,6 +468,11 @@ impl Kind {
     /// memkind does). One hook per process; a later call replaces it.
     pub fn set_destroy_hook(hook: fn(Kind)) {
         DESTROY_HOOK.store(hook as usize, Ordering::Release);
+    }
+
+    /// In a forked child's fork handler: the kind was live at the fork.
+    pub(crate) fn mark_inherited(self) {
+        self.0.inherited.store(true, Ordering::Relaxed);
     }
 
     /// The kind's arenas.

@@ -375,6 +375,17 @@ impl Provider {
         carver.cursors = [Cursor::default(); MAX_NODES];
     }
 
+    /// A forked child destroys a kind whose arenas it keeps (see `Kind::destroy`): the
+    /// morsels are unmapped and the file closed, and the provider stays for the hooks, which
+    /// find no morsel from then on and do nothing.
+    pub(crate) fn release_for_kept_arenas(&mut self) {
+        self.begin_teardown();
+        // SAFETY: the kind is destroyed: nothing uses its memory any more.
+        unsafe { self.release_all(false) };
+        self.orphaned.store(true, Ordering::Relaxed);
+        self.source.close();
+    }
+
     /// The morsel holding `addr`, if `addr` is in one of ours.
     fn morsel_at(&self, addr: usize) -> Option<&Morsel> {
         let span = directory::lookup(addr)?;
