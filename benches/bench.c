@@ -70,6 +70,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "timing.h"
+
 #define SLOTS 1024
 #define MIN_SIZE 16
 #define MAX_SIZE 1040
@@ -96,22 +98,6 @@ static void die_kind(int err, const char *what)
     char msg[MEMKIND_ERROR_MESSAGE_SIZE];
     memkind_error_message(err, msg, sizeof msg);
     die("%s: error %d: %s", what, err, msg);
-}
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-/* CPU time of the calling thread: unlike wall time, it does not grow while
- * other processes on this shared machine hold the CPU. */
-static double cpu_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
 /* xorshift64*: cheap enough not to matter next to a malloc. */
@@ -251,11 +237,6 @@ static void check_dir_empty(void)
 
 /* ------------------------------------------------------------------ pairs */
 
-/* A worker's timed loop: wall clock at its start and end, and its CPU seconds. */
-typedef struct {
-    double begin, end, cpu;
-} timed;
-
 /* Joins n workers; *wall is from the first one's start to the last one's end (the main thread
  * may get the CPU back only after the workers began), *cpu their CPU seconds summed. */
 static void join_timed(pthread_t *th, timed *const *t, int n, double *wall, double *cpu)
@@ -353,8 +334,7 @@ static void *pairs_thread(void *varg)
     ws_fill(&w, a->kind, a->id); /* untimed warm-up */
     if (a->start)
         pthread_barrier_wait(a->start);
-    a->time.begin = now_s();
-    double c0 = cpu_s();
+    timed_start(&a->time);
 
     long n = 0;
     memkind_t free_kind = a->free_kind;
@@ -380,10 +360,9 @@ static void *pairs_thread(void *varg)
         ws_pair(&w, a->kind, free_kind);
         n++;
     }
-    a->time.end = now_s();
+    timed_stop(&a->time);
     if (opt.mixed && n > 0 && ((n - 1) / MIXED_ROUND) % 2 == 1)
         a->wall_null += a->time.end - round_start;
-    a->time.cpu = cpu_s() - c0;
     a->done = n;
 
     ws_drain(&w, a->free_kind);
@@ -616,8 +595,7 @@ static void *shared_thread(void *varg)
     size_t s[SHARED_BATCH];
     uint64_t seed = 0xD1B54A32D192ED03ULL * (uint64_t)(a->id + 1);
     pthread_barrier_wait(a->start);
-    a->time.begin = now_s();
-    double c0 = cpu_s();
+    timed_start(&a->time);
     for (long done = 0; done < a->iters; done += SHARED_BATCH) {
         for (int i = 0; i < SHARED_BATCH; i++) {
             s[i] = rnd_size(rnd(&seed));
@@ -639,8 +617,7 @@ static void *shared_thread(void *varg)
             memkind_free(a->kind, p[i]);
         }
     }
-    a->time.end = now_s();
-    a->time.cpu = cpu_s() - c0;
+    timed_stop(&a->time);
     return NULL;
 }
 

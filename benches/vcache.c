@@ -21,6 +21,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "timing.h"
+
 static VMEMcache *cache;
 static size_t nkeys, pool;
 static _Atomic size_t *live;	/* per key: the size held in the cache, 0 if not */
@@ -49,13 +51,6 @@ static void on_evict(VMEMcache *c, const void *key, size_t ks, void *arg)
 struct result {
 	unsigned long ops, hits, gets, failed;
 };
-
-static double now(void)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return t.tv_sec + t.tv_nsec * 1e-9;
-}
 
 static void *worker(void *arg)
 {
@@ -118,18 +113,18 @@ int main(int argc, char **argv)
 		pthread_create(&t[i], NULL, worker, &res[i]);
 	/* Fill: until the first eviction. */
 	size_t ev = 0;
-	double fill_start = now();
-	while (ev == 0 && now() - fill_start < 60) {
+	double fill_start = now_s();
+	while (ev == 0 && now_s() - fill_start < 60) {
 		struct timespec ts = {0, 5000000};
 		nanosleep(&ts, NULL);
 		vmemcache_get_stat(cache, VMEMCACHE_STAT_EVICT, &ev, sizeof(ev));
 	}
-	double t0 = now();
+	double t0 = now_s();
 	atomic_store(&measuring, 1);
 	struct timespec ts = {(time_t)seconds, (long)((seconds - (time_t)seconds) * 1e9)};
 	nanosleep(&ts, NULL);
 	atomic_store(&measuring, 0);
-	double t1 = now();
+	double t1 = now_s();
 	atomic_store(&stop, 1);
 	for (int i = 0; i < threads; i++)
 		pthread_join(t[i], NULL);

@@ -7,7 +7,7 @@
  * as NAME=VALUE, followed by its C type and size, and the size, alignment
  * and underlying integer type of every public type.
  *
- * tests/abi_constants.sh builds this file once against morselkind's
+ * tests/suites/abi_constants.sh builds this file once against morselkind's
  * include/ and once against memkind's installed headers and diffs the two
  * outputs: any difference is an ABI difference. Needs C11 (_Generic).
  */

@@ -28,6 +28,8 @@
 
 #include <memkind.h>
 
+#include "observe.h"
+
 #define MIB ((size_t)1 << 20)
 
 static int failures;
@@ -50,23 +52,8 @@ static size_t stat_of(memkind_t kind, memkind_stat_type type)
 /* The fds of this process open on deleted files in `dir` (the PMEM kinds' files). */
 static int kind_fds(const char *dir, int *fds, int max)
 {
-    char real[4096];
-    if (!realpath(dir, real)) return 0;
-    size_t len = strlen(real);
-    DIR *d = opendir("/proc/self/fd");
-    struct dirent *e;
-    int n = 0;
-    while (d && (e = readdir(d)) && n < max) {
-        char link[300], target[4096];
-        snprintf(link, sizeof link, "/proc/self/fd/%s", e->d_name);
-        ssize_t r = readlink(link, target, sizeof target - 1);
-        if (r <= 0) continue;
-        target[r] = 0;
-        if (strncmp(target, real, len) == 0 && target[len] == '/' && strstr(target, "(deleted)"))
-            fds[n++] = atoi(e->d_name);
-    }
-    if (d) closedir(d);
-    return n;
+    int n = open_fds_into(dir, 1, fds, max);
+    return n < max ? n : max;
 }
 
 /* Bytes of file blocks behind the fds. */
@@ -78,13 +65,6 @@ static size_t file_bytes(const int *fds, int n)
         if (fstat(fds[i], &st) == 0) total += (size_t)st.st_blocks * 512;
     }
     return total;
-}
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
 static uint64_t pattern(size_t i)
@@ -210,23 +190,23 @@ static void bg(const char *dir)
     CHECK(file_peak >= total);
 
     /* Background threads off: past the decay time, with no call at all, nothing goes back. */
-    double t0 = now();
+    double t0 = mono_seconds();
     sleep(12);
     size_t file_idle = file_bytes(fds, nfd);
-    printf("bg: threads off, %.1f s idle: file blocks %zu KiB\n", now() - t0, file_idle >> 10);
+    printf("bg: threads off, %.1f s idle: file blocks %zu KiB\n", mono_seconds() - t0, file_idle >> 10);
     CHECK(file_idle * 2 > file_peak);
 
     /* On: the purge happens while the program only sleeps and calls fstat. */
     CHECK(memkind_set_bg_threads(true) == 0);
-    t0 = now();
+    t0 = mono_seconds();
     size_t file_now = file_idle;
-    while (now() - t0 < 40) {
+    while (mono_seconds() - t0 < 40) {
         usleep(250 * 1000);
         file_now = file_bytes(fds, nfd);
-        if (getenv("DEFRAG_BG_TRACE")) printf("  %.2f s: %zu KiB\n", now() - t0, file_now >> 10);
+        if (getenv("DEFRAG_BG_TRACE")) printf("  %.2f s: %zu KiB\n", mono_seconds() - t0, file_now >> 10);
         if (file_now * 4 < file_peak && !getenv("DEFRAG_BG_TRACE")) break;
     }
-    double waited = now() - t0;
+    double waited = mono_seconds() - t0;
     size_t res_now = stat_of(kind, MEMKIND_STAT_TYPE_RESIDENT);
     printf("bg: threads on: file blocks %zu KiB after %.1f s without an allocation call; RESIDENT %zu KiB\n",
            file_now >> 10, waited, res_now >> 10);

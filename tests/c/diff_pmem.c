@@ -8,25 +8,13 @@
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
-#include <sys/statvfs.h>
 
 #include "diff.h"
+#include "observe.h"
 
 #define MIB ((size_t)1 << 20)
 
 static const char *g_dir;
-
-static int dir_entries(const char *dir)
-{
-    DIR *d = opendir(dir);
-    if (!d) return -1;
-    int n = 0;
-    struct dirent *e;
-    while ((e = readdir(d)))
-        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) n++;
-    closedir(d);
-    return n;
-}
 
 static int create_null_dir(void)
 {
@@ -220,11 +208,10 @@ int main(int argc, char **argv)
     OUT("destroy_kind(pmem) with a live block", "%s", codename(memkind_destroy_kind(kind)));
 
     rc = memkind_create_pmem(dir, 0, &kind);
-    struct statvfs vfs;
-    statvfs(dir, &vfs);
+    unsigned long long fs_size = fs_size_bytes(dir);
     ssize_t cap = memkind_get_capacity(kind);
     OUT("create_pmem(dir,0)", "%s", codename(rc));
-    OUT("get_capacity(pmem unlimited) is the filesystem's size", "%d", cap == (ssize_t)(vfs.f_blocks * vfs.f_frsize));
+    OUT("get_capacity(pmem unlimited) is the filesystem's size", "%d", cap == (ssize_t)fs_size);
     memkind_destroy_kind(kind);
 
     snprintf(path, sizeof path, "%s/", dir);

@@ -27,23 +27,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "observe.h"
+
 static int bg_threads(void) {
-    int n = 0;
-    DIR *d = opendir("/proc/self/task");
-    if (!d) return -1;
-    struct dirent *e;
-    while ((e = readdir(d))) {
-        if (e->d_name[0] == '.') continue;
-        char path[288], comm[64] = {0};
-        snprintf(path, sizeof path, "/proc/self/task/%s/comm", e->d_name);
-        FILE *f = fopen(path, "r");
-        if (!f) continue;
-        if (fgets(comm, sizeof comm, f)) comm[strcspn(comm, "\n")] = 0;
-        fclose(f);
-        if (strcmp(comm, "jemalloc_bg_thd") == 0) n++;
-    }
-    closedir(d);
-    return n;
+    return threads_named("jemalloc_bg_thd");
 }
 
 /* Allocates, touches and frees a few MiB in blocks of 4-32 KiB; 0 when every call worked. */

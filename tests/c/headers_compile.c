@@ -4,7 +4,7 @@
 /*
  * Syntax check of every C header: each declaration is used once, so a
  * wrong or missing prototype fails to compile. Built by
- * tests/cxx/headers_compile.sh with -Wall -Wextra -Werror, -std=c99 and
+ * tests/suites/headers_compile.sh with -Wall -Wextra -Werror, -std=c99 and
  * -std=c11; never run.
  */
 

@@ -41,6 +41,8 @@
 
 #include <memkind.h>
 
+#include "observe.h"
+
 #define MIB (1024 * 1024)
 #define MAX_BLOCKS (1 << 20)
 
@@ -223,9 +225,7 @@ static int fdlimit(const char *dir)
 
 static double now_ms(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+    return mono_seconds() * 1e3;
 }
 
 static int forkexec(const char *dir, size_t mib, int times)
@@ -310,19 +310,6 @@ static int forkwait(const char *dir, size_t mib)
     return WIFEXITED(status) && WEXITSTATUS(status) == 0 && parent_ok ? 0 : 1;
 }
 
-static long vm_size_kib(void)
-{
-    FILE *f = fopen("/proc/self/status", "r");
-    char line[256];
-    long v = 0;
-    while (f && fgets(line, sizeof line, f))
-        if (!strncmp(line, "VmSize:", 7))
-            v = atol(line + 7);
-    if (f)
-        fclose(f);
-    return v;
-}
-
 static int kindchurn(const char *dir)
 {
     long before = 0;
@@ -333,23 +320,11 @@ static int kindchurn(const char *dir)
         memkind_free(k, b);
         memkind_destroy_kind(k);
         if (i == 19)
-            before = vm_size_kib();
+            before = proc_status("VmSize:");
     }
-    long grew = vm_size_kib() - before;
+    long grew = proc_status("VmSize:") - before;
     printf("300 PMEM kinds made and destroyed: address space grew %ld KiB over the last 280\n", grew);
     return grew < 16 * 1024 ? 0 : 1;
-}
-
-/* Open descriptors of this process. */
-static int open_fds(void)
-{
-    int n = 0;
-    char path[64];
-    for (int fd = 0; fd < 4096; fd++) {
-        snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
-        n += access(path, F_OK) == 0;
-    }
-    return n;
 }
 
 static int doublefree(const char *dir)

@@ -7,7 +7,7 @@
 // including enum and struct names), plus the underlying type of each C enum
 // in C++, and the types and traits of the C++ allocators' public API.
 //
-// tests/abi_constants.sh builds this once against morselkind's include/
+// tests/suites/abi_constants.sh builds this once against morselkind's include/
 // and once against memkind's headers and diffs the outputs. Every use of a
 // declared name is unevaluated (decltype, typeid of a type, type traits),
 // so the program links without any allocator library.

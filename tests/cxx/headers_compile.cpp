@@ -4,7 +4,7 @@
 // Syntax check of the four C++ allocator headers: std::vector, std::map and
 // std::list are instantiated with every allocator, explicitly (all members)
 // and through ordinary use (insert, copy, move, swap, rebinding). Built by
-// tests/cxx/headers_compile.sh with -fsyntax-only, -std=c++11 and -std=c++17;
+// tests/suites/headers_compile.sh with -fsyntax-only, -std=c++11 and -std=c++17;
 // never run.
 
 #include <fixed_allocator.h>

@@ -3,8 +3,11 @@
 # memkind-hbw-nodes / memkind-auto-dax-kmem-nodes print (stdout and exit status), with and
 # without the environment overrides; `info --json` is valid JSON that says what the text says;
 # `demo` passes its own checks.
+ROOT="${ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}"
+export ROOT
 set -uo pipefail
-ROOT=${ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
+SUITE=cli_info
+. "$ROOT/tests/lib.sh"
 BIN="$ROOT/target/release/morselkind"
 if [ ! -x "$BIN" ]; then
   (cd "$ROOT" && cargo build --release -q -p morselkind-cli) || exit 1
@@ -49,9 +52,8 @@ if [ "$compared" -eq 0 ]; then
 fi
 
 # --- info and info --json ------------------------------------------------------------------
-"$BIN" info > /tmp/morselkind-info.$$ || bad "info exited with status $?"
-grep -q "memkind_default .* available" /tmp/morselkind-info.$$ || bad "info does not list memkind_default as available"
-rm -f /tmp/morselkind-info.$$
+"$BIN" info > "$WORK/info.out" || bad "info exited with status $?"
+grep -q "memkind_default .* available" "$WORK/info.out" || bad "info does not list memkind_default as available"
 json=$("$BIN" info --json) || bad "info --json exited with status $?"
 if ! printf '%s' "$json" | python3 -m json.tool > /dev/null; then
   bad "info --json is not valid JSON"
@@ -84,12 +86,11 @@ for name in ["memkind_hbw", "memkind_hbw_all", "memkind_hbw_preferred", "memkind
   || bad "HBW/DAX_KMEM kinds with the overrides"
 
 # --- demo ------------------------------------------------------------------------------------
-if "$BIN" demo > /tmp/morselkind-demo.$$ 2>&1; then
-  echo "ok: morselkind demo: $(tail -1 /tmp/morselkind-demo.$$)"
+if "$BIN" demo > "$WORK/demo.out" 2>&1; then
+  echo "ok: morselkind demo: $(tail -1 "$WORK/demo.out")"
 else
-  cat /tmp/morselkind-demo.$$
+  cat "$WORK/demo.out"
   bad "morselkind demo failed"
 fi
-rm -f /tmp/morselkind-demo.$$
 
 exit $fail

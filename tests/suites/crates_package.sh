@@ -2,7 +2,8 @@
 # The Rust crates are ready to publish: `cargo package --workspace` packages and verifies (builds
 # from the packaged sources alone, against each other through cargo's local overlay registry)
 # the library crates morselkind-morsel, topology, morselkind and memtier; each has the metadata
-# crates.io asks for; ffi, preload, cli, cabi, vcache and vcache-ffi are `publish = false`;
+# crates.io asks for; ffi, preload, cli, cabi, vcache, vcache-ffi and test-support are
+# `publish = false`;
 # `cargo doc` has no warnings.
 ROOT="${ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}"
 export ROOT
@@ -17,8 +18,10 @@ python3 - "$WORK/meta.json" <<'PY' || die "package metadata is incomplete"
 import json, sys
 meta = json.load(open(sys.argv[1]))
 libs = {"morselkind-morsel", "topology", "morselkind", "memtier"}
-# The C libraries, the command, the C-ABI helpers, and vcache until its API settles (issue 18).
-private = {"morselkind-ffi", "morselkind-tier", "morselkind-cli", "morselkind-cabi", "vcache", "vcache-ffi"}
+# The C libraries, the command, the C-ABI helpers, vcache until its API settles (issue 18), and
+# the integration tests' shared helpers.
+private = {"morselkind-ffi", "morselkind-tier", "morselkind-cli", "morselkind-cabi", "vcache", "vcache-ffi",
+           "morselkind-test-support"}
 bad = []
 seen = set()
 for p in meta["packages"]:
@@ -33,6 +36,9 @@ for p in meta["packages"]:
         if p["publish"] is not None:
             bad.append(f"{p['name']}: publish = {p['publish']}")
         for d in p["dependencies"]:
+            # A path-only dev-dependency (the test helpers) is dropped by `cargo package`.
+            if d.get("kind") == "dev" and d["name"] == "morselkind-test-support":
+                continue
             if d.get("path") and not d["req"] or d.get("path") and d["req"] == "*":
                 bad.append(f"{p['name']}: path dependency {d['name']} has no version")
     elif p["name"] in private:
@@ -57,7 +63,7 @@ REGSRC="${CARGO_HOME:-$HOME/.cargo}/registry/src"
 before=$(ls "$REGSRC" 2>/dev/null)
 cargo package --workspace --allow-dirty --target-dir "$WORK/target" \
     --exclude morselkind-ffi --exclude morselkind-tier --exclude morselkind-cli --exclude morselkind-cabi \
-    --exclude vcache --exclude vcache-ffi >"$WORK/package.log" 2>&1
+    --exclude vcache --exclude vcache-ffi --exclude morselkind-test-support >"$WORK/package.log" 2>&1
 rc=$?
 for d in $(ls "$REGSRC" 2>/dev/null); do
     grep -qxF "$d" <<<"$before" || [[ "$d" == index.* ]] || rm -rf "${REGSRC:?}/$d"

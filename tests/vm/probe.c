@@ -1,6 +1,6 @@
 /* probe: what the test VM looks like to libnuma and to the system memkind (1.14).
  * Build: cc -O2 -o probe probe.c -lmemkind -lnuma     Run: in the guest, via run-in-vm.sh.
- * Prints, one fact a line (smoke.sh checks the ones without "info:"):
+ * Prints, one fact a line (tests/suites/vm_smoke.sh checks the ones without "info:"):
  *   nodes=N                     numa_num_configured_nodes()
  *   nodeK.cpus=yes|no           whether node K has CPUs
  *   MEMKIND_<KIND>=NODE         the node of every page of a 4 MiB allocation of that kind, after

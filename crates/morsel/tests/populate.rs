@@ -6,6 +6,7 @@ mod common;
 use std::sync::Barrier;
 
 use morsel::{caps, sys, Morsel, Order, Source, GRANULE_SIZE, PAGE_SIZE};
+use test_support::fs::{var_tmp, TestDir};
 
 const RANGE: usize = 64 << 20;
 const THREADS: usize = 8;
@@ -83,7 +84,7 @@ fn check_no_faults_on_touch(m: &Morsel) {
 
 #[test]
 fn concurrent_populate_anon() {
-    let _serial = common::serial();
+    let _serial = test_support::serial();
     let src = Source::anon();
     let m = populate_concurrently(&src);
     check_no_faults_on_touch(&m);
@@ -93,8 +94,8 @@ fn concurrent_populate_anon() {
 
 #[test]
 fn concurrent_populate_file() {
-    let _serial = common::serial();
-    let dir = common::TestDir::new(&common::var_tmp(), "populate");
+    let _serial = test_support::serial();
+    let dir = TestDir::new(&var_tmp(), "morsel-test-populate");
     let src = Source::tmpfile(dir.path()).expect("tmpfile");
     let blocks_before = src.file_bytes();
     let m = populate_concurrently(&src);
@@ -113,7 +114,7 @@ fn concurrent_populate_file() {
 
 #[test]
 fn populate_rounds_out_to_granules_and_checks_range() {
-    let _serial = common::serial();
+    let _serial = test_support::serial();
     let src = Source::anon();
     let m = Morsel::create(&src, Order::Pmd, 4 * Order::Pmd.size(), Order::Pmd.size()).unwrap();
     // One byte in granule 1 populates all of granule 1 and nothing else.
@@ -147,7 +148,7 @@ fn touch_faults(addr: usize, len: usize) -> u64 {
 /// (the parent's does not exist there) rather than waiting forever for it.
 #[test]
 fn large_runs_are_split_with_the_helper_and_a_fork_child_gets_its_own() {
-    let _serial = common::serial();
+    let _serial = test_support::serial();
     let cpus = morsel::helper::usable_cpus();
     if cpus < 2 || !caps().populate_write {
         eprintln!(

@@ -6,6 +6,8 @@ mod common;
 use std::path::Path;
 
 use morsel::{sys, Morsel, Order, Purge, Source, GRANULE_SIZE, PAGE_SIZE};
+use test_support::fs::{var_tmp, TestDir};
+use test_support::proc_self;
 
 const MIB: usize = 1 << 20;
 /// st_blocks also counts the filesystem's own extent-tree blocks: punching a hole into one
@@ -16,7 +18,7 @@ const FS_METADATA_SLACK: u64 = 64 << 10;
 /// A file source in `parent`: populate and write 32 MiB, purge a middle slice (the rest keeps
 /// its data), then purge everything; file space drops by what was purged each time.
 fn forced_purge_gives_file_space_back(parent: &Path) {
-    let dir = common::TestDir::new(parent, "purge");
+    let dir = TestDir::new(parent, "morsel-test-purge");
     let src = Source::tmpfile(dir.path()).expect("tmpfile");
     let len = 32 * MIB;
     let m = Morsel::create(&src, Order::Pmd, len, Order::Pmd.size()).expect("create");
@@ -59,13 +61,13 @@ fn forced_purge_gives_file_space_back(parent: &Path) {
 
 #[test]
 fn forced_purge_disk_file() {
-    let _serial = common::serial();
-    forced_purge_gives_file_space_back(&common::var_tmp());
+    let _serial = test_support::serial();
+    forced_purge_gives_file_space_back(&var_tmp());
 }
 
 #[test]
 fn forced_purge_tmpfs_file() {
-    let _serial = common::serial();
+    let _serial = test_support::serial();
     let shm = Path::new("/dev/shm");
     if !shm.is_dir() {
         eprintln!("SKIP: /dev/shm does not exist");
@@ -76,7 +78,7 @@ fn forced_purge_tmpfs_file() {
 
 #[test]
 fn forced_purge_drops_anonymous_rss() {
-    let _serial = common::serial();
+    let _serial = test_support::serial();
     let src = Source::anon();
     let len = 64 * MIB;
     let m = Morsel::create(&src, Order::Pmd, len, Order::Pud.size()).expect("create");
@@ -84,14 +86,14 @@ fn forced_purge_drops_anonymous_rss() {
     // another thread can land right above the morsel). A memory policy of its own keeps the
     // morsel's mapping separate, so its smaps block is exactly the morsel (node 0 is harmless).
     m.bind(sys::MPOL_PREFERRED, &[1]).expect("mbind");
-    let (end, rss0) = common::smaps_rss(m.base()).expect("no smaps block starts at the morsel base");
+    let (end, rss0) = proc_self::smaps_rss(m.base()).expect("no smaps block starts at the morsel base");
     assert_eq!(end, m.base() + len, "the smaps block is not exactly the morsel: ends at {end:#x}");
     common::fill(&m, 0, len, 0x77);
-    let (_, written) = common::smaps_rss(m.base()).unwrap();
+    let (_, written) = proc_self::smaps_rss(m.base()).unwrap();
     assert!(m.purge(&src, m.base(), len, Purge::Forced).expect("purge"));
-    let (_, purged) = common::smaps_rss(m.base()).unwrap();
+    let (_, purged) = proc_self::smaps_rss(m.base()).unwrap();
     assert!(common::all_zero(&m, 0, len), "purged memory does not read back as zero");
-    let (_, reread) = common::smaps_rss(m.base()).unwrap();
+    let (_, reread) = proc_self::smaps_rss(m.base()).unwrap();
     eprintln!("anon Rss: {rss0} fresh, {written} written, {purged} purged, {reread} after reading zeros");
     assert!(written >= len as u64, "{written} < {len}");
     assert!(purged <= 16 * PAGE_SIZE as u64, "Rss {purged} after forced purge");
@@ -102,7 +104,7 @@ fn forced_purge_drops_anonymous_rss() {
 
 #[test]
 fn lazy_purge_on_anonymous_memory() {
-    let _serial = common::serial();
+    let _serial = test_support::serial();
     let src = Source::anon();
     let len = 16 * MIB;
     let m = Morsel::create(&src, Order::Pmd, len, Order::Pmd.size()).expect("create");
@@ -130,7 +132,7 @@ fn lazy_purge_on_anonymous_memory() {
 
 #[test]
 fn lazy_purge_on_memfd_is_forced() {
-    let _serial = common::serial();
+    let _serial = test_support::serial();
     let src = Source::memfd("morsel-purge").expect("memfd");
     let len = 32 * MIB;
     let m = Morsel::create(&src, Order::Pmd, len, Order::Pmd.size()).expect("create");
@@ -150,7 +152,7 @@ fn lazy_purge_on_memfd_is_forced() {
 
 #[test]
 fn purge_refuses_ranges_outside_the_morsel() {
-    let _serial = common::serial();
+    let _serial = test_support::serial();
     let src = Source::anon();
     let m = Morsel::create(&src, Order::Pmd, GRANULE_SIZE, GRANULE_SIZE).unwrap();
     common::fill(&m, 0, GRANULE_SIZE, 1);

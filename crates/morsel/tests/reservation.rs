@@ -5,6 +5,7 @@
 mod common;
 
 use morsel::{sys, Morsel, Order, Purge, Source, CHUNK, GRANULE_SIZE, PAGE_SIZE};
+use test_support::fs::TestDir;
 
 /// The tests map 1 GiB morsels, and one measures the address space before it forks under a
 /// limit: one at a time.
@@ -23,7 +24,7 @@ fn runs(m: &Morsel) -> Vec<(usize, usize)> {
 #[test]
 fn reserved_runs_follow_commits_chunks_granules_and_purges() {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let dir = common::TestDir::new(&std::env::temp_dir(), "reservation");
+    let dir = TestDir::new(&std::env::temp_dir(), "morsel-test-reservation");
     let src = Source::tmpfile(dir.path()).expect("tmpfile");
     let m = Morsel::create(&src, Order::Pud, Order::Pud.size(), Order::Pud.size()).unwrap();
     assert!(runs(&m).is_empty());
@@ -56,7 +57,7 @@ fn reserved_runs_follow_commits_chunks_granules_and_purges() {
 #[test]
 fn chunk_writes_reserve_whole_chunks_and_spare_pages_in_use() {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let dir = common::TestDir::new(std::path::Path::new("/var/tmp"), "chunk-writes");
+    let dir = TestDir::new(std::path::Path::new("/var/tmp"), "morsel-test-chunk-writes");
     let src = Source::tmpfile(dir.path()).expect("tmpfile");
     let m = Morsel::create(&src, Order::Pud, Order::Pud.size(), Order::Pud.size()).unwrap();
     let page = |i: usize| m.base() + i * PAGE_SIZE;

@@ -157,3 +157,114 @@ mod loom_tests {
         });
     }
 }
+
+/// The handshake on std's atomics and threads over a mock arena of plain data, for Miri
+/// (`tests/miri.sh`): no jemalloc, no mmap, so Miri can run it, and its data-race detector and
+/// weak-memory emulation check that the cache threads' touches of the arena are ordered before
+/// the destroyer's. Natively it is an ordinary (weaker) stress test of the same code.
+#[cfg(all(test, not(loom)))]
+#[allow(unsafe_code)] // the mock arena is an UnsafeCell shared across threads on purpose
+mod mock_tests {
+    use super::*;
+    use std::cell::UnsafeCell;
+    use std::sync::atomic::AtomicU32;
+
+    /// Rounds per test: each is a fresh kind, cache threads and destroyer. Miri interprets, so
+    /// it gets few rounds (run it with several seeds for more schedules).
+    const ROUNDS: usize = if cfg!(miri) { 8 } else { 2000 };
+    const KIND: u32 = 7;
+    const DESTROYED: u32 = u32::MAX;
+
+    /// One kind: its generation, each cache thread's busy word, and its "arena", plain data
+    /// that only the handshake keeps the threads from racing on.
+    struct Mock {
+        generation: AtomicU32,
+        busy: Vec<AtomicU32>,
+        arena: UnsafeCell<u32>,
+    }
+
+    // SAFETY: `arena` is shared on purpose: the cache threads touch it only inside a window,
+    // the destroyer only after `wait_out` on every thread; the handshake is what is under test,
+    // and Miri reports any access it fails to order as a data race.
+    unsafe impl Sync for Mock {}
+
+    impl Mock {
+        fn new(threads: usize) -> Mock {
+            Mock {
+                generation: AtomicU32::new(1),
+                busy: (0..threads).map(|_| AtomicU32::new(NOT_BUSY)).collect(),
+                arena: UnsafeCell::new(0),
+            }
+        }
+
+        /// A cache thread's slow paths (a fill, then a flush...), each in a window of its own.
+        fn cache_thread(&self, me: usize, windows: usize) -> usize {
+            let mut inside = 0;
+            for _ in 0..windows {
+                if enter(&self.busy[me], KIND, &self.generation, 1) {
+                    // SAFETY: inside the window: the destroyer waits for us before it writes.
+                    // Another cache thread may be inside too, so only read here.
+                    let a = unsafe { *self.arena.get() };
+                    assert_ne!(a, DESTROYED, "thread {me}: an arena used after it was destroyed");
+                    inside += 1;
+                    leave(&self.busy[me]);
+                }
+            }
+            inside
+        }
+
+        /// The destroyer: retire the generation, wait every thread out, destroy the arena.
+        fn destroy(&self) {
+            retire(&self.generation);
+            for b in &self.busy {
+                wait_out(b, KIND);
+            }
+            // SAFETY: every thread is out of its window and none can enter again (the
+            // generation moved on): nothing else touches the arena from here.
+            unsafe { *self.arena.get() = DESTROYED };
+        }
+    }
+
+    fn run(threads: usize, windows: usize) {
+        for _ in 0..ROUNDS {
+            let m = Mock::new(threads);
+            let inside: usize = std::thread::scope(|s| {
+                let m = &m;
+                let cache: Vec<_> =
+                    (0..threads).map(|me| s.spawn(move || m.cache_thread(me, windows))).collect();
+                m.destroy();
+                cache.into_iter().map(|h| h.join().unwrap()).sum()
+            });
+            assert!(inside <= threads * windows);
+            // After the destroy, a thread that cached the old generation stays out.
+            assert!(!enter(&m.busy[0], KIND, &m.generation, 1), "a stale generation got in");
+            assert_eq!(m.busy[0].load(Ordering::Relaxed), NOT_BUSY, "a refused enter left the window open");
+        }
+    }
+
+    /// One cache thread (a fill then a flush) against one destroyer: the loom test's case.
+    #[test]
+    fn destroyer_never_races_a_window() {
+        run(1, 2);
+    }
+
+    /// Three cache threads, each with its own busy word, against one destroyer waiting them
+    /// out one by one.
+    #[test]
+    fn destroyer_waits_out_every_thread() {
+        run(3, 3);
+    }
+
+    /// Enter and leave with nobody destroying: the window opens on the cached generation,
+    /// closes again, and a stale one is refused without leaving the thread busy.
+    #[test]
+    fn window_opens_only_on_the_cached_generation() {
+        let m = Mock::new(1);
+        assert!(enter(&m.busy[0], KIND, &m.generation, 1));
+        assert_eq!(m.busy[0].load(Ordering::Relaxed), KIND);
+        leave(&m.busy[0]);
+        assert_eq!(m.busy[0].load(Ordering::Relaxed), NOT_BUSY);
+        assert!(!enter(&m.busy[0], KIND, &m.generation, 0));
+        assert_eq!(m.busy[0].load(Ordering::Relaxed), NOT_BUSY);
+    }
+}

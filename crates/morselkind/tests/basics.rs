@@ -2,11 +2,10 @@
 
 use morselkind::{Error, Kind, PmemConfig};
 use std::path::PathBuf;
+use test_support::fs::scratch_dir;
 
 fn pmem_dir() -> PathBuf {
-    let d = std::env::temp_dir().join(format!("morselkind-basics-{}", std::process::id()));
-    std::fs::create_dir_all(&d).unwrap();
-    d
+    scratch_dir(&std::env::temp_dir(), "morselkind-basics")
 }
 
 #[test]

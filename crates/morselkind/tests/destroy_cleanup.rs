@@ -4,58 +4,24 @@
 //! the region's edges.
 //!
 //! The tests count process-wide things (fds, mappings, free blocks, table entries), so they run
-//! one at a time under `SERIAL`.
+//! one at a time under `serial()`.
 
-use std::ffi::CString;
 use std::io::Read;
-use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::ptr::NonNull;
-use std::sync::Mutex;
 use std::time::Duration;
 
 use morselkind::{Error, Kind, PmemConfig};
-
-static SERIAL: Mutex<()> = Mutex::new(());
+use test_support::fs::{entries, free_bytes, scratch_dir};
+use test_support::proc_self::fd_links;
+use test_support::serial;
 
 const MIB: usize = 1 << 20;
 /// The morsel size of PMEM kinds (order 2): every morsel is aligned to it.
 const MORSEL: usize = 1 << 30;
 
-fn serial() -> std::sync::MutexGuard<'static, ()> {
-    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
-}
-
 fn test_dir(root: &Path, name: &str) -> PathBuf {
-    let d = root.join(format!("morselkind-{name}-{}", std::process::id()));
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
-fn dir_entries(dir: &Path) -> Vec<PathBuf> {
-    std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).collect()
-}
-
-/// The process's open fds and what they point at.
-fn fds() -> Vec<(String, String)> {
-    std::fs::read_dir("/proc/self/fd")
-        .unwrap()
-        .filter_map(|e| {
-            let e = e.ok()?;
-            let target = std::fs::read_link(e.path()).ok()?;
-            Some((e.file_name().to_string_lossy().into_owned(), target.to_string_lossy().into_owned()))
-        })
-        .collect()
-}
-
-/// Free bytes of the filesystem holding `path`.
-fn fs_free(path: &Path) -> usize {
-    let c = CString::new(path.as_os_str().as_bytes()).unwrap();
-    // SAFETY: an all-zero statvfs is a valid out-buffer.
-    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
-    // SAFETY: a NUL-terminated path and a valid out-pointer.
-    assert_eq!(unsafe { libc::statvfs(c.as_ptr(), &mut st) }, 0);
-    st.f_bfree as usize * st.f_frsize as usize
+    scratch_dir(root, &format!("morselkind-{name}"))
 }
 
 /// /proc/self/maps, read into a buffer allocated beforehand: reading it after a destroy must not
@@ -137,8 +103,8 @@ impl Space {
 fn create_use_destroy(root: &Path, name: &str, limit: usize, total: usize, free_first: bool) -> Space {
     let dir = test_dir(root, name);
     let mut maps = Maps::new();
-    let fds_before = fds();
-    let before = fs_free(&dir);
+    let fds_before = fd_links();
+    let before = free_bytes(&dir);
 
     let kind = Kind::pmem(&PmemConfig::new(&dir, limit)).unwrap();
     assert_eq!(kind.is_limited(), limit != 0);
@@ -154,16 +120,16 @@ fn create_use_destroy(root: &Path, name: &str, limit: usize, total: usize, free_
     }
     // While the kind lives: file blocks for everything touched...
     let file_live = kind.source().unwrap().file_bytes() as usize;
-    let live = fs_free(&dir);
+    let live = free_bytes(&dir);
     assert!(file_live >= total, "the file holds {file_live} bytes < {total} touched");
 
     // ...one more fd, on an unlinked file in the directory...
-    let fds_live = fds();
+    let fds_live = fd_links();
     let ours: Vec<_> = fds_live.iter().filter(|(_, t)| t.starts_with(dir.to_str().unwrap())).collect();
     assert_eq!(fds_live.len(), fds_before.len() + 1, "fds while live: {fds_live:?}");
     assert_eq!(ours.len(), 1, "fds into {}: {ours:?}", dir.display());
     assert!(ours[0].1.ends_with("(deleted)"), "the kind's file is not unlinked: {}", ours[0].1);
-    assert!(dir_entries(&dir).is_empty(), "the kind's file is visible in its directory");
+    assert!(entries(&dir).is_empty(), "the kind's file is visible in its directory");
     // ...and mappings of that file over the morsels holding the blocks.
     let mut morsels: Vec<usize> =
         blocks.iter().chain(&small).map(|p| p.as_ptr() as usize & !(MORSEL - 1)).collect();
@@ -184,10 +150,10 @@ fn create_use_destroy(root: &Path, name: &str, limit: usize, total: usize, free_
         }
     }
     let file_just_before = kind.source().unwrap().file_bytes() as usize;
-    let just_before = fs_free(&dir);
+    let just_before = free_bytes(&dir);
     // SAFETY: no block of the kind is used after this.
     unsafe { kind.destroy().unwrap() };
-    let after = fs_free(&dir);
+    let after = free_bytes(&dir);
 
     // No mapping left over any of its morsels, nor of its file.
     maps.read();
@@ -202,7 +168,7 @@ fn create_use_destroy(root: &Path, name: &str, limit: usize, total: usize, free_
         assert_eq!(Kind::detect(p.as_ptr()), None);
     }
     // No fd left, and none on a file of ours.
-    let fds_after = fds();
+    let fds_after = fd_links();
     assert_eq!(fds_after.len(), fds_before.len(), "fds before {fds_before:?}, after {fds_after:?}");
     let leaked: Vec<_> = fds_after
         .iter()
@@ -211,7 +177,7 @@ fn create_use_destroy(root: &Path, name: &str, limit: usize, total: usize, free_
         })
         .collect();
     assert!(leaked.is_empty(), "fds left: {leaked:?}");
-    assert!(dir_entries(&dir).is_empty(), "left in {}: {:?}", dir.display(), dir_entries(&dir));
+    assert!(entries(&dir).is_empty(), "left in {}: {:?}", dir.display(), entries(&dir));
     std::fs::remove_dir(&dir).unwrap();
 
     let space = Space { before, live, file_live, just_before, file_just_before, after };
@@ -263,7 +229,7 @@ fn blocks_come_back(root: &Path, exact: bool, name: &str, limit: usize, total: u
 fn destroy_leaves_nothing(name: &str, limit: usize, total: usize, free_first: bool) {
     let _s = serial();
     let exact = Path::new(EXACT_ROOT);
-    if fs_free(exact) >= 4 * total {
+    if free_bytes(exact) >= 4 * total {
         blocks_come_back(exact, true, name, limit, total, free_first);
     } else {
         eprintln!("{name}: {EXACT_ROOT} is too small for {} MiB; skipped there", total / MIB);
@@ -332,7 +298,7 @@ fn destroy_then_create_reuses_the_table_entry() {
     // Static kinds cannot be destroyed.
     // SAFETY: refused.
     assert_eq!(unsafe { Kind::DEFAULT.destroy() }, Err(Error::Invalid));
-    assert!(dir_entries(&dir).is_empty());
+    assert!(entries(&dir).is_empty());
     std::fs::remove_dir(&dir).unwrap();
 }
 

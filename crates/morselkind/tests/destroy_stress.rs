@@ -17,6 +17,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use morselkind::{Kind, PmemConfig};
+use test_support::fs::scratch_dir;
+use test_support::proc_self::fd_count;
 
 const WORKERS: usize = 4;
 const ROUNDS: usize = 200;
@@ -180,14 +182,9 @@ fn worker(id: usize, own: Kind, batches: Receiver<Batch>, stop: Arc<AtomicBool>)
     report
 }
 
-fn fd_count() -> usize {
-    std::fs::read_dir("/proc/self/fd").unwrap().count()
-}
-
 #[test]
 fn destroying_kinds_while_workers_cache_their_blocks() {
-    let dir: PathBuf = std::env::temp_dir().join(format!("morselkind-stress-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir: PathBuf = scratch_dir(&std::env::temp_dir(), "morselkind-stress");
     let fds_start = fd_count();
     let stop = Arc::new(AtomicBool::new(false));
 

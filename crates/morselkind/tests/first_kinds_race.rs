@@ -32,8 +32,7 @@ fn first_kinds_created_at_once_all_serve() {
 }
 
 fn race() {
-    let dir = std::env::temp_dir().join(format!("morselkind-first-race-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = test_support::fs::scratch_dir(&std::env::temp_dir(), "morselkind-first-race");
     let threads = 8;
     let barrier = Barrier::new(threads);
     std::thread::scope(|s| {

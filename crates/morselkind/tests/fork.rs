@@ -3,33 +3,20 @@
 //! when another thread was creating kinds and allocating at the moment of the fork.
 //!
 //! Children only call `_exit`: they report through their exit status. The tests count the
-//! process's fds, so they run one at a time under `SERIAL`.
+//! process's fds, so they run one at a time under `serial()`.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use morselkind::{Kind, PmemConfig};
-
-static SERIAL: Mutex<()> = Mutex::new(());
-
-fn serial() -> std::sync::MutexGuard<'static, ()> {
-    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
-}
+use test_support::fs::{is_empty, scratch_dir};
+use test_support::proc_self::fd_count;
+use test_support::serial;
 
 fn test_dir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("morselkind-fork-{name}-{}", std::process::id()));
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
-fn is_empty(dir: &Path) -> bool {
-    std::fs::read_dir(dir).map(|mut d| d.next().is_none()).unwrap_or(false)
-}
-
-fn fd_count() -> usize {
-    std::fs::read_dir("/proc/self/fd").unwrap().count()
+    scratch_dir(&std::env::temp_dir(), &format!("morselkind-fork-{name}"))
 }
 
 /// Whether every byte of `[p, p+len)` is `v`.

@@ -6,36 +6,8 @@ use std::path::PathBuf;
 use std::process::Command;
 
 use morselkind::{Kind, PmemConfig, StaticKind};
-
-/// The /proc/self/smaps lines (fields and flags) of the mappings inside `[start, end)`.
-fn smaps_lines(start: usize, end: usize) -> Vec<String> {
-    let smaps = std::fs::read_to_string("/proc/self/smaps").unwrap();
-    let mut lines = Vec::new();
-    let mut inside = false;
-    for line in smaps.lines() {
-        if let Some((range, _)) = line.split_once(' ') {
-            if let Some((a, b)) = range.split_once('-') {
-                if let (Ok(a), Ok(b)) = (usize::from_str_radix(a, 16), usize::from_str_radix(b, 16)) {
-                    inside = a >= start && b <= end;
-                    continue;
-                }
-            }
-        }
-        if inside {
-            lines.push(line.to_owned());
-        }
-    }
-    lines
-}
-
-/// Sums a field (in kB) of /proc/self/smaps over the mappings inside `[start, end)`.
-fn smaps_kb(start: usize, end: usize, field: &str) -> u64 {
-    smaps_lines(start, end)
-        .iter()
-        .filter(|l| l.starts_with(field))
-        .map(|l| l.split_whitespace().nth(1).unwrap().parse::<u64>().unwrap())
-        .sum()
-}
+use test_support::fs::{scratch_dir, var_tmp};
+use test_support::proc_self::{meminfo, smaps_flag, smaps_kb};
 
 fn morsel_span(kind: Kind) -> (usize, usize) {
     let layout = kind.morsel_layout();
@@ -129,14 +101,7 @@ fn morsels_are_naturally_aligned_in_address_and_file_offset() {
 }
 
 fn pmem_dir(name: &str) -> PathBuf {
-    let base = if std::path::Path::new("/var/tmp").is_dir() {
-        PathBuf::from("/var/tmp")
-    } else {
-        std::env::temp_dir()
-    };
-    let d = base.join(format!("morselkind-huge-{name}-{}", std::process::id()));
-    std::fs::create_dir_all(&d).unwrap();
-    d
+    scratch_dir(&var_tmp(), &format!("morselkind-huge-{name}"))
 }
 
 #[test]
@@ -177,13 +142,6 @@ fn pmem_kinds_pack_tightly() {
     unsafe { k64.destroy().unwrap() };
     assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 0);
     std::fs::remove_dir(&dir).unwrap();
-}
-
-/// Whether any mapping inside `[start, end)` carries the flag `flag` in its smaps VmFlags.
-fn smaps_flag(start: usize, end: usize, flag: &str) -> bool {
-    smaps_lines(start, end)
-        .iter()
-        .any(|l| l.starts_with("VmFlags:") && l.split_whitespace().any(|f| f == flag))
 }
 
 /// A small file kind maps with MADV_RANDOM (no read-ahead of sparse file); the commit that takes
@@ -256,11 +214,6 @@ fn hugetlb_child() {
     // SAFETY: blocks of this test's own kinds, live until freed here; writes stay in bounds.
     unsafe { k.free(p) };
     println!("hugetlb child ok: {used} pages");
-}
-
-fn meminfo(field: &str) -> u64 {
-    let s = std::fs::read_to_string("/proc/meminfo").unwrap();
-    s.lines().find(|l| l.starts_with(field)).unwrap().split_whitespace().nth(1).unwrap().parse().unwrap()
 }
 
 #[test]

@@ -335,8 +335,7 @@ fn run_case(kinds: &[Kind; NKINDS], ops: &[Op]) -> Result<(), String> {
 
 #[test]
 fn heap_calls_follow_the_model() {
-    let dir: PathBuf = std::env::temp_dir().join(format!("morselkind-model-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir: PathBuf = test_support::fs::scratch_dir(&std::env::temp_dir(), "morselkind-model");
     let pmem = Kind::pmem(&PmemConfig::new(&dir, 0)).expect("unlimited PMEM kind");
     let limited = Kind::pmem(&PmemConfig::new(&dir, LIMIT)).expect("32 MiB PMEM kind");
     let kinds = [Kind::DEFAULT, pmem, limited];

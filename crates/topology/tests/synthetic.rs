@@ -4,30 +4,15 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
 
+use test_support::fs::TestDir;
 use topology::{ClassifyError, Env, Family, HbwSource, NodeId, NodeMap, Topology, Variant};
 
 const GIB_KB: u64 = 1 << 20;
 
 /// A directory under the system temp dir, removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new() -> TempDir {
-        static NEXT: AtomicUsize = AtomicUsize::new(0);
-        let n = NEXT.fetch_add(1, Ordering::Relaxed);
-        let path = std::env::temp_dir().join(format!("topology-test-{}-{n}", std::process::id()));
-        let _ = fs::remove_dir_all(&path);
-        fs::create_dir_all(&path).unwrap();
-        TempDir(path)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
-    }
+fn temp_dir() -> TestDir {
+    TestDir::new(&std::env::temp_dir(), "topology-test")
 }
 
 /// HMAT figures for one target node: initiators, read/write bandwidth, read/write latency.
@@ -184,9 +169,9 @@ impl Machine {
         sys
     }
 
-    fn build(self) -> (TempDir, Topology) {
-        let dir = TempDir::new();
-        let sys = self.write(&dir.0);
+    fn build(self) -> (TestDir, Topology) {
+        let dir = temp_dir();
+        let sys = self.write(dir.path());
         let topo = Topology::from_sysfs(&sys).unwrap();
         (dir, topo)
     }
@@ -213,7 +198,7 @@ fn err(topo: &Topology, env: &Env, family: Family, variant: Variant) -> Classify
 // kmem (KMEM DAX); node 3 is plain CXL memory, and the only dax device aimed at it is in
 // device_dax mode, so it is not KMEM DAX.
 
-fn two_sockets_cxl() -> (TempDir, Topology) {
+fn two_sockets_cxl() -> (TestDir, Topology) {
     Machine::new()
         .node(0, "0-7", 64)
         .node(1, "8-15", 64)
@@ -346,7 +331,7 @@ fn cxl_env_overrides_and_threshold() {
 // (b) HBM: a two-socket part with on-package HBM in flat mode, found through HMAT; and Knights
 // Landing, found through its CPU model.
 
-fn two_sockets_hbm() -> (TempDir, Topology) {
+fn two_sockets_hbm() -> (TestDir, Topology) {
     Machine::new()
         .node(0, "0-3", 64)
         .node(1, "4-7", 64)
@@ -416,7 +401,7 @@ fn hbm_threshold_uses_mean_bandwidth_and_env_wins() {
     assert_eq!(pairs(&map(&t, &e, Family::Hbw, Variant::Preferred)), vec![(0, vec![1]), (1, vec![1])]);
 }
 
-fn knl_snc4() -> (TempDir, Topology) {
+fn knl_snc4() -> (TestDir, Topology) {
     // Knights Landing, SNC-4 flat mode: four quadrants with DDR and CPUs (0-3), four MCDRAM
     // nodes without CPUs (4-7). Distances as the KNL BIOS reports them.
     let d = |a: NodeId, b: NodeId| -> u32 {
@@ -503,7 +488,7 @@ fn knl_quadrant_flat_and_unsupported_layouts() {
 // (8 + socket). Sockets 0, 2, 4, 6 have KMEM DAX memory; socket 1's dax device is in
 // device_dax mode. Node 15 is equally close to sockets 6 and 7. No HMAT at all.
 
-fn eight_sockets() -> (TempDir, Topology) {
+fn eight_sockets() -> (TestDir, Topology) {
     fn cpu_d(a: NodeId, b: NodeId) -> u32 {
         if a == b {
             10
@@ -658,12 +643,12 @@ fn nodes_found_without_online_file() {
 
 #[test]
 fn kernel_without_numa_is_one_node() {
-    let dir = TempDir::new();
-    let sys = dir.0.join("sys");
+    let dir = temp_dir();
+    let sys = dir.path().join("sys");
     fs::create_dir_all(sys.join("devices/system/cpu")).unwrap();
     fs::write(sys.join("devices/system/cpu/online"), "0-3\n").unwrap();
-    fs::create_dir_all(dir.0.join("proc")).unwrap();
-    fs::write(dir.0.join("proc/meminfo"), "MemTotal:  1024 kB\nMemFree:  512 kB\n").unwrap();
+    fs::create_dir_all(dir.path().join("proc")).unwrap();
+    fs::write(dir.path().join("proc/meminfo"), "MemTotal:  1024 kB\nMemFree:  512 kB\n").unwrap();
     let t = Topology::from_sysfs(&sys).unwrap();
     assert_eq!(t.all_nodes(), vec![0]);
     let n = t.node(0).unwrap();
