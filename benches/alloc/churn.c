@@ -161,21 +161,10 @@ int main(int argc, char **argv)
     if (g_slots < 1 || nt < 1)
         FAILED("bad parameters");
     targ_t *ta = calloc((size_t)nt, sizeof *ta);
-    pthread_t *th = calloc((size_t)nt, sizeof *th);
     CHECK_ALLOC(ta, 1);
-    CHECK_ALLOC(th, 1);
-    double t0 = ab_now();
-    for (int i = 0; i < nt; i++) {
+    for (int i = 0; i < nt; i++)
         ta[i].id = i;
-        if (nt > 1 && pthread_create(&th[i], NULL, worker, &ta[i]) != 0)
-            FAILED("pthread_create");
-    }
-    if (nt == 1)
-        worker(&ta[0]);
-    else
-        for (int i = 0; i < nt; i++)
-            pthread_join(th[i], NULL);
-    double t1 = ab_now();
+    double t0 = 0, t1 = ab_run_workers(nt, worker, ta, sizeof *ta);
     uint64_t re = 0, mv = 0, wr = 0;
     for (int i = 0; i < nt; i++) {
         re += ta[i].reallocs;
@@ -183,7 +172,6 @@ int main(int argc, char **argv)
         wr += ta[i].bytes_written;
     }
     free(ta);
-    free(th);
     printf("churn seconds=%.4f cpu=%.3f maxrss_kb=%ld threads=%d steps=%ld reallocs=%llu moved=%llu "
            "mib_written=%.0f\n",
            t1 - t0, ab_cpu(), ab_maxrss_kb(), nt, g_steps * nt, (unsigned long long)re,

@@ -151,4 +151,28 @@ AB_UNUSED static void ab_check_opts(int argc, char **argv, const char *known, co
     }
 }
 
+/* Runs worker(args[i]) for i < nt, each on a thread of its own; one worker runs on the calling
+ * thread, with no pthread machinery at all. args points at nt elements of arg_size bytes.
+ * Returns the wall seconds the workers took. */
+#include <pthread.h>
+AB_UNUSED static double ab_run_workers(int nt, void *(*worker)(void *), void *args, size_t arg_size)
+{
+    char *a = (char *)args;
+    double t0 = ab_now();
+    if (nt == 1) {
+        worker(a);
+        return ab_now() - t0;
+    }
+    pthread_t *th = (pthread_t *)calloc((size_t)nt, sizeof *th);
+    CHECK_ALLOC(th, 1);
+    for (int i = 0; i < nt; i++)
+        if (pthread_create(&th[i], NULL, worker, a + (size_t)i * arg_size) != 0)
+            FAILED("pthread_create");
+    for (int i = 0; i < nt; i++)
+        pthread_join(th[i], NULL);
+    double t = ab_now() - t0;
+    free(th);
+    return t;
+}
+
 #endif

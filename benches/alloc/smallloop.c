@@ -104,23 +104,10 @@ int main(int argc, char **argv)
     if (nt < 1 || g_n < 1 || g_batch < 1)
         FAILED("bad parameters");
     targ_t *ta = calloc((size_t)nt, sizeof *ta);
-    pthread_t *th = calloc((size_t)nt, sizeof *th);
     CHECK_ALLOC(ta, 1);
-    CHECK_ALLOC(th, 1);
-    double t0 = ab_now();
-    for (int i = 0; i < nt; i++) {
+    for (int i = 0; i < nt; i++)
         ta[i].id = i;
-        if (nt == 1)
-            continue; /* one thread: run on the main thread, no pthread machinery at all */
-        if (pthread_create(&th[i], NULL, worker, &ta[i]) != 0)
-            FAILED("pthread_create");
-    }
-    if (nt == 1)
-        worker(&ta[0]);
-    else
-        for (int i = 0; i < nt; i++)
-            pthread_join(th[i], NULL);
-    double t1 = ab_now();
+    double t0 = 0, t1 = ab_run_workers(nt, worker, ta, sizeof *ta);
     uint64_t sum = 0, ops = 0;
     for (int i = 0; i < nt; i++) {
         sum += ta[i].tagsum;
@@ -129,7 +116,6 @@ int main(int argc, char **argv)
     if (ops != (uint64_t)nt * 9 * (uint64_t)g_n)
         CORRUPT("smallloop: %llu allocations done", (unsigned long long)ops);
     free(ta);
-    free(th);
     printf("smallloop seconds=%.4f cpu=%.3f maxrss_kb=%ld threads=%d allocs=%llu ns_per_alloc=%.2f "
            "checksum=%016llx\n",
            t1 - t0, ab_cpu(), ab_maxrss_kb(), nt, (unsigned long long)ops,
