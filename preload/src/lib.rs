@@ -152,6 +152,16 @@ static LOG_LEVEL: AtomicU8 = AtomicU8::new(0);
 /// policy never reads its counts, so placement is the same.
 static UNCOUNTED: AtomicBool = AtomicBool::new(false);
 
+/// The only tier's kind when calls go straight to it (see [`UNCOUNTED`]).
+#[inline(always)]
+fn uncounted(t: &Tiering) -> Option<Kind> {
+    if UNCOUNTED.load(Ordering::Relaxed) {
+        t.memory.tiers().first().map(|tier| tier.kind)
+    } else {
+        None
+    }
+}
+
 thread_local! {
     /// The thread is inside this library (initialising or allocating): a nested malloc goes to
     /// glibc.
@@ -416,8 +426,8 @@ fn do_malloc(size: usize) -> *mut c_void {
         // SAFETY: glibc's malloc for nested calls and before start-up.
         return unsafe { __libc_malloc(size) };
     };
-    if UNCOUNTED.load(Ordering::Relaxed) {
-        return ptr_out(t.memory.tiers()[0].kind.malloc(size));
+    if let Some(k) = uncounted(t) {
+        return ptr_out(k.malloc(size));
     }
     tiered(t, size, |k| memtier::kind_malloc(k, size))
 }
@@ -428,8 +438,8 @@ fn do_aligned(align: usize, size: usize) -> *mut c_void {
         // SAFETY: glibc's memalign for nested calls and before start-up.
         return unsafe { __libc_memalign(align, size) };
     };
-    if UNCOUNTED.load(Ordering::Relaxed) {
-        return ptr_out(t.memory.tiers()[0].kind.aligned(align, size));
+    if let Some(k) = uncounted(t) {
+        return ptr_out(k.aligned(align, size));
     }
     tiered(t, size, |k| memtier::kind_aligned(k, align, size))
 }
@@ -445,16 +455,12 @@ pub unsafe extern "C" fn malloc(size: usize) -> *mut c_void {
     guard(std::ptr::null_mut(), || do_malloc(size.max(1)))
 }
 
-/// One uncounted tier: its kind's fast path (jemalloc's own for DEFAULT, a thread-cache hit
-/// for the others), which takes no lock, sets nothing up and cannot panic, so it needs neither
+/// One uncounted tier: its kind's fast path (a hit in the thread's cache), which takes no lock, sets nothing up and cannot panic, so it needs neither
 /// the guard nor the nested-call check. `None` (nothing done) for size 0 and every miss.
 #[inline(always)]
 fn malloc_fast(size: usize) -> Option<NonNull<u8>> {
-    if !UNCOUNTED.load(Ordering::Relaxed) {
-        return None;
-    }
     // UNCOUNTED is set just before the tiering is published: it may be missing for a moment.
-    tiering()?.memory.tiers().first()?.kind.malloc_fast(size)
+    uncounted(tiering()?)?.malloc_fast(size)
 }
 
 /// # Safety
@@ -471,8 +477,8 @@ pub unsafe extern "C" fn calloc(num: usize, size: usize) -> *mut c_void {
             // SAFETY: glibc's calloc for nested calls and before start-up.
             return unsafe { __libc_calloc(total, 1) };
         };
-        if UNCOUNTED.load(Ordering::Relaxed) {
-            return ptr_out(t.memory.tiers()[0].kind.calloc(1, total));
+        if let Some(k) = uncounted(t) {
+            return ptr_out(k.calloc(1, total));
         }
         // The policy decides on the element size, as memkind's memtier_calloc does.
         tiered(t, size, |k| memtier::kind_calloc(k, 1, total))
