@@ -9,6 +9,7 @@ mod hbw;
 mod kinds;
 mod memkind;
 mod memtier;
+mod share;
 
 use morselkind::{Error, Kind, KindInner};
 

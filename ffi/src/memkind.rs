@@ -12,7 +12,7 @@ use morselkind::{
 
 use crate::{code, guard, kind_of, set_errno, MemkindT};
 
-const MEMKIND_SUCCESS: c_int = 0;
+pub(crate) const MEMKIND_SUCCESS: c_int = 0;
 const VERSION: c_int = 1_014_000;
 const MESSAGE_PREFIX: &str = "<memkind> ";
 
@@ -94,7 +94,7 @@ pub unsafe extern "C" fn memkind_config_delete(cfg: *mut MemkindConfig) {
 ///
 /// # Safety
 /// `p` must be a NUL-terminated string or null.
-unsafe fn path_of(p: *const c_char) -> Option<PathBuf> {
+pub(crate) unsafe fn path_of(p: *const c_char) -> Option<PathBuf> {
     // SAFETY: forwarded from the caller.
     (!p.is_null())
         .then(|| Path::new(std::ffi::OsStr::from_bytes(unsafe { CStr::from_ptr(p) }.to_bytes())).into())
@@ -130,7 +130,7 @@ pub unsafe extern "C" fn memkind_config_set_memory_usage_policy(cfg: *mut Memkin
 
 // ---- kind management ----
 
-fn store_kind(out: *mut MemkindT, r: morselkind::Result<Kind>) -> c_int {
+pub(crate) fn store_kind(out: *mut MemkindT, r: morselkind::Result<Kind>) -> c_int {
     match r {
         Ok(k) => {
             // SAFETY: checked non-null by every caller.

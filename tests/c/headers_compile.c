@@ -177,4 +177,23 @@ int use_morselkind(void)
     memkind_free(MORSELKIND_HUGE, p);
     return err + (morselkind_version_string()[0] == '\0');
 }
+
+_Static_assert(sizeof(struct morselkind_share_record) == 64, "the share record is 64 bytes");
+
+int use_morselkind_share(int sock);
+int use_morselkind_share(int sock)
+{
+    memkind_t kind;
+    struct morselkind_share_record record;
+    struct morselkind_attachment *att = NULL;
+    int fd = -1;
+    int err = morselkind_create_shared(NULL, 1 << 21, &kind);
+    err |= morselkind_share_export(kind, MORSELKIND_SHARE_READONLY, &fd, &record);
+    err |= morselkind_share_send(kind, sock, 0);
+    err |= morselkind_share_attach(fd, &record, MORSELKIND_SHARE_READONLY, &att);
+    err |= morselkind_share_receive(sock, 0, &att);
+    err |= (morselkind_attachment_base(att) == NULL) + (int)morselkind_attachment_size(att);
+    err |= morselkind_share_detach(att);
+    return err + memkind_destroy_kind(kind);
+}
 #endif

@@ -63,8 +63,8 @@ const MAX_TEMPLATE: usize = 4096 + 32;
 
 impl Source {
     /// In a forked child: starts the child's own copy of this file source, in a new file in
-    /// the source's directory; `None` for sources that need none (private anonymous memory is
-    /// copy-on-write already; a memfd is meant to be shared).
+    /// the source's directory (a memfd's copy is a memfd); `None` for sources that need none
+    /// (private anonymous memory is copy-on-write already).
     pub fn begin_fork_copy(&self) -> Result<Option<ForkCopy<'_>>, ForkError> {
         self.begin_copy(false)
     }
@@ -76,9 +76,12 @@ impl Source {
     }
 
     fn begin_copy(&self, in_memory: bool) -> Result<Option<ForkCopy<'_>>, ForkError> {
-        let (Backing::File, Some(old)) = (self.backing(), self.fd()) else { return Ok(None) };
+        let (Backing::File | Backing::Memfd, Some(old)) = (self.backing(), self.fd()) else {
+            return Ok(None);
+        };
         let size = sys::file_size(old).map_err(fail("cannot stat the kind's file"))?;
-        let new = if in_memory {
+        // A memfd has no directory: its copy is a memfd too.
+        let new = if in_memory || self.backing() == Backing::Memfd {
             sys::memfd_create(c"morselkind-fork").map_err(fail("cannot create a memfd for the copy"))?
         } else {
             self.new_file()?

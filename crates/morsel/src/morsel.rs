@@ -159,19 +159,62 @@ impl Morsel {
         if len == 0 || len % order.size() != 0 || !align.is_power_of_two() || align < order.size() {
             return Err(Errno(libc::EINVAL));
         }
-        let granule = GRANULE_SIZE.min(order.size());
-        let population = PopulationMap::new(len / granule)?;
-        let (committed, chunks) = match source.backing() {
-            Backing::File => {
-                (Some(PopulationMap::new(len / PAGE_SIZE)?), Some(PopulationMap::new(len.div_ceil(CHUNK))?))
-            }
-            _ => (None, None),
-        };
         let base = sys::reserve(len, align)?;
+        Morsel::map_reserved(source, order, len, base)
+    }
+
+    /// Creates a morsel of `order` spanning `len` bytes (a multiple of the order's size) to be
+    /// shared with other processes at the same address: as [`Morsel::create`], but placed at a
+    /// random aligned address between 16 TiB and 80 TiB, far below where the kernel puts
+    /// mappings (top-down from about 128 TiB) and far above programs and their heaps, so that
+    /// another process, even one forked from this one before, almost never has anything there
+    /// and can map the same range ([`sys::map_shared_noreplace`]). Where sixteen tries find
+    /// the range taken, it goes wherever the kernel likes.
+    pub fn create_window(source: &Source, order: Order, len: usize) -> SysResult<Morsel> {
+        const LOW: usize = 16 << 40;
+        const HIGH: usize = 80 << 40;
+        let align = order.size();
+        if len == 0 || len % align != 0 || len > (HIGH - LOW) / 2 {
+            return Err(Errno(libc::EINVAL));
+        }
+        let slots = ((HIGH - LOW - len) / align) as u64;
+        let base = (0..16)
+            .map(|_| LOW + (sys::random_u64() % slots) as usize * align)
+            .find(|&at| sys::reserve_at(at, len).is_ok());
+        let base = match base {
+            Some(b) => b,
+            None => sys::reserve(len, align)?,
+        };
+        Morsel::map_reserved(source, order, len, base)
+    }
+
+    /// Maps a frame of `source` over the reservation `[base, base+len)` (taken over: unmapped
+    /// on failure).
+    fn map_reserved(source: &Source, order: Order, len: usize, base: usize) -> SysResult<Morsel> {
+        let granule = GRANULE_SIZE.min(order.size());
+        let maps = || -> SysResult<_> {
+            let population = PopulationMap::new(len / granule)?;
+            let (committed, chunks) = match source.backing() {
+                Backing::File | Backing::Memfd => (
+                    Some(PopulationMap::new(len / PAGE_SIZE)?),
+                    Some(PopulationMap::new(len.div_ceil(CHUNK))?),
+                ),
+                _ => (None, None),
+            };
+            Ok((population, committed, chunks))
+        };
+        let (population, committed, chunks) = match maps() {
+            Ok(m) => m,
+            Err(e) => {
+                // SAFETY: the reservation is ours and not yet shared.
+                let _ = unsafe { sys::unmap(base, len) };
+                return Err(e);
+            }
+        };
         let offset = match source.take_frame(order, len) {
             Ok(o) => o,
             Err(e) => {
-                // SAFETY: the reservation was made above and is not yet shared.
+                // SAFETY: the reservation is ours and not yet shared.
                 let _ = unsafe { sys::unmap(base, len) };
                 return Err(e);
             }

@@ -184,6 +184,22 @@ impl Source {
         Ok(Source::with(Backing::Memfd, Some(sys::memfd_create(&cname)?), false))
     }
 
+    /// A memfd named `name` that can be sealed: for memory shared with other processes,
+    /// which [`Source::seal_shrink`] then protects from being cut short.
+    pub fn shareable_memfd(name: &str) -> SysResult<Source> {
+        let cname = CString::new(name).map_err(|_| Errno(libc::EINVAL))?;
+        Ok(Source::with(Backing::Memfd, Some(sys::memfd_create_sealable(&cname)?), false))
+    }
+
+    /// Seals a memfd against shrinking, so that no process mapping it can ever read past its
+    /// end (SIGBUS); other sources are left as they are.
+    pub fn seal_shrink(&self) -> SysResult<()> {
+        match (self.backing, self.fd()) {
+            (Backing::Memfd, Some(fd)) => sys::seal_shrink(fd),
+            _ => Ok(()),
+        }
+    }
+
     /// Where the memory lives.
     pub fn backing(&self) -> Backing {
         self.backing

@@ -767,3 +767,210 @@ pub fn read_pagemap(pagemap: BorrowedFd<'_>, addr: usize, out: &mut [u64]) -> Sy
         }
     }
 }
+
+// ---- sharing a file's mappings with another process (see `Morsel::create_window`) ----
+
+/// Reserves exactly `[addr, addr+len)` (`PROT_NONE`, `MAP_NORESERVE`) where nothing is
+/// mapped yet; EEXIST where something is (or where an old kernel, taking
+/// `MAP_FIXED_NOREPLACE` as a hint, would have mapped elsewhere).
+pub fn reserve_at(addr: usize, len: usize) -> SysResult<()> {
+    let at = map_none(addr, len, libc::MAP_FIXED_NOREPLACE)?;
+    if at != addr {
+        // SAFETY: the mapping was made just above, elsewhere, and is ours alone.
+        unsafe { unmap(at, len)? };
+        return Err(Errno(libc::EEXIST));
+    }
+    Ok(())
+}
+
+/// Maps `len` bytes of `fd` at `offset` shared over exactly `[addr, addr+len)`, readable, and
+/// writable if `writable`, where nothing is mapped yet: EEXIST where something is, and never
+/// anywhere else.
+pub fn map_shared_noreplace(
+    addr: usize,
+    len: usize,
+    fd: BorrowedFd<'_>,
+    offset: u64,
+    writable: bool,
+) -> SysResult<()> {
+    let prot = if writable { libc::PROT_READ | libc::PROT_WRITE } else { libc::PROT_READ };
+    // SAFETY: MAP_FIXED_NOREPLACE never replaces an existing mapping.
+    let raw = unsafe {
+        libc::mmap(
+            addr as *mut libc::c_void,
+            len,
+            prot,
+            libc::MAP_SHARED | libc::MAP_FIXED_NOREPLACE,
+            fd.as_raw_fd(),
+            offset as libc::off_t,
+        )
+    };
+    if raw == libc::MAP_FAILED {
+        return Err(Errno::last());
+    }
+    if raw as usize != addr {
+        // SAFETY: an old kernel mapped it elsewhere; that mapping is ours alone.
+        unsafe { unmap(raw as usize, len)? };
+        return Err(Errno(libc::EEXIST));
+    }
+    Ok(())
+}
+
+/// What identifies an open file: its device and inode, its size and whether it is a regular
+/// file (a memfd is one).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FileIdentity {
+    /// st_dev.
+    pub dev: u64,
+    /// st_ino.
+    pub ino: u64,
+    /// st_size.
+    pub size: u64,
+    /// S_ISREG.
+    pub regular: bool,
+}
+
+/// fstat's identity of `fd`.
+pub fn identity(fd: BorrowedFd<'_>) -> SysResult<FileIdentity> {
+    let mut st = std::mem::MaybeUninit::<libc::stat>::uninit();
+    // SAFETY: fstat fills the struct on success, which is the only case we read it.
+    check(unsafe { libc::fstat(fd.as_raw_fd(), st.as_mut_ptr()) })?;
+    // SAFETY: fstat succeeded.
+    let st = unsafe { st.assume_init() };
+    Ok(FileIdentity {
+        dev: st.st_dev,
+        ino: st.st_ino,
+        size: st.st_size as u64,
+        regular: st.st_mode & libc::S_IFMT == libc::S_IFREG,
+    })
+}
+
+/// A second descriptor of the same open file (close-on-exec).
+pub fn dup(fd: BorrowedFd<'_>) -> SysResult<OwnedFd> {
+    // SAFETY: F_DUPFD_CLOEXEC only reads its integer arguments.
+    owned(unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_DUPFD_CLOEXEC, 0) })
+}
+
+/// A new read-only descriptor of the file `fd` is open on (through /proc/self/fd), so that
+/// whoever receives it can map the file for reading and never for writing.
+pub fn reopen_read_only(fd: BorrowedFd<'_>) -> SysResult<OwnedFd> {
+    let mut path = *b"/proc/self/fd/\0\0\0\0\0\0\0\0\0\0\0\0";
+    let mut buf = [0u8; 20];
+    let digits = decimal(fd.as_raw_fd() as u64, &mut buf);
+    path[14..14 + digits.len()].copy_from_slice(digits);
+    // SAFETY: `path` is NUL-terminated (the digits fill at most 10 of its 12 spare bytes).
+    owned(unsafe { libc::open(path.as_ptr().cast(), libc::O_RDONLY | libc::O_CLOEXEC) })
+}
+
+/// Seals a memfd against shrinking (`F_SEAL_SHRINK`): whoever maps it can never be cut short
+/// (a read past the end would be SIGBUS).
+pub fn seal_shrink(fd: BorrowedFd<'_>) -> SysResult<()> {
+    // SAFETY: F_ADD_SEALS only reads its integer arguments.
+    check(unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_ADD_SEALS, libc::F_SEAL_SHRINK) }.min(0))
+}
+
+/// A memfd that can be sealed (`MFD_ALLOW_SEALING`), close-on-exec.
+pub fn memfd_create_sealable(name: &CStr) -> SysResult<OwnedFd> {
+    // SAFETY: the name is a valid C string for the duration of the call.
+    owned(unsafe { libc::memfd_create(name.as_ptr(), libc::MFD_CLOEXEC | libc::MFD_ALLOW_SEALING) })
+}
+
+/// Sends `bytes` and one descriptor over the Unix socket `sock` (`SCM_RIGHTS`), in one message.
+pub fn send_with_fd(sock: BorrowedFd<'_>, bytes: &[u8], fd: BorrowedFd<'_>) -> SysResult<()> {
+    let mut iov = libc::iovec { iov_base: bytes.as_ptr() as *mut libc::c_void, iov_len: bytes.len() };
+    // Room for one cmsghdr carrying one int, suitably aligned.
+    let mut control = [0u64; 4];
+    // SAFETY: CMSG_SPACE only computes a size.
+    let space = unsafe { libc::CMSG_SPACE(std::mem::size_of::<libc::c_int>() as u32) } as usize;
+    debug_assert!(space <= std::mem::size_of_val(&control));
+    // SAFETY: a zeroed msghdr is a valid empty message.
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_iov = &mut iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control.as_mut_ptr().cast();
+    msg.msg_controllen = space;
+    // SAFETY: the control buffer holds `space` bytes, enough for one header and one int, so
+    // CMSG_FIRSTHDR is non-null and CMSG_DATA points inside it.
+    unsafe {
+        let cmsg = libc::CMSG_FIRSTHDR(&msg);
+        (*cmsg).cmsg_level = libc::SOL_SOCKET;
+        (*cmsg).cmsg_type = libc::SCM_RIGHTS;
+        (*cmsg).cmsg_len = libc::CMSG_LEN(std::mem::size_of::<libc::c_int>() as u32) as usize;
+        std::ptr::write_unaligned(libc::CMSG_DATA(cmsg).cast::<libc::c_int>(), fd.as_raw_fd());
+    }
+    loop {
+        // SAFETY: `msg` points at live buffers for the duration of the call.
+        let n = unsafe { libc::sendmsg(sock.as_raw_fd(), &msg, libc::MSG_NOSIGNAL) };
+        if n >= 0 {
+            return if n as usize == bytes.len() { Ok(()) } else { Err(Errno(libc::EMSGSIZE)) };
+        }
+        let e = Errno::last();
+        if e.0 != libc::EINTR {
+            return Err(e);
+        }
+    }
+}
+
+/// Receives one message into `buf` and the descriptor it carries, if any (close-on-exec; any
+/// further descriptors are closed). Returns the bytes received (0: the peer closed).
+pub fn recv_with_fd(sock: BorrowedFd<'_>, buf: &mut [u8]) -> SysResult<(usize, Option<OwnedFd>)> {
+    let mut iov = libc::iovec { iov_base: buf.as_mut_ptr().cast(), iov_len: buf.len() };
+    let mut control = [0u64; 8];
+    // SAFETY: a zeroed msghdr is a valid empty message.
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_iov = &mut iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control.as_mut_ptr().cast();
+    msg.msg_controllen = std::mem::size_of_val(&control);
+    let n = loop {
+        // SAFETY: `msg` points at live, writable buffers of the sizes it gives.
+        let n = unsafe { libc::recvmsg(sock.as_raw_fd(), &mut msg, libc::MSG_CMSG_CLOEXEC) };
+        if n >= 0 {
+            break n as usize;
+        }
+        let e = Errno::last();
+        if e.0 != libc::EINTR {
+            return Err(e);
+        }
+    };
+    let mut first = None;
+    // SAFETY: the kernel filled `msg_controllen` bytes of the control buffer with well-formed
+    // headers; CMSG_FIRSTHDR/CMSG_NXTHDR walk them and stay inside it.
+    unsafe {
+        let mut cmsg = libc::CMSG_FIRSTHDR(&msg);
+        while !cmsg.is_null() {
+            if (*cmsg).cmsg_level == libc::SOL_SOCKET && (*cmsg).cmsg_type == libc::SCM_RIGHTS {
+                let data = libc::CMSG_DATA(cmsg).cast::<libc::c_int>();
+                let count =
+                    ((*cmsg).cmsg_len - libc::CMSG_LEN(0) as usize) / std::mem::size_of::<libc::c_int>();
+                for i in 0..count {
+                    let fd = OwnedFd::from_raw_fd(std::ptr::read_unaligned(data.add(i)));
+                    if first.is_none() {
+                        first = Some(fd);
+                    }
+                }
+            }
+            cmsg = libc::CMSG_NXTHDR(&msg, cmsg);
+        }
+    }
+    if msg.msg_flags & libc::MSG_CTRUNC != 0 {
+        return Err(Errno(libc::EMSGSIZE));
+    }
+    Ok((n, first))
+}
+
+/// Eight random bytes from the kernel (`getrandom`), or a mix of the time and the process id
+/// where it has none to give.
+pub fn random_u64() -> u64 {
+    let mut v = 0u64;
+    // SAFETY: getrandom writes at most 8 bytes into `v`.
+    let n = unsafe { libc::getrandom((&mut v as *mut u64).cast(), 8, libc::GRND_NONBLOCK) };
+    if n == 8 {
+        return v;
+    }
+    // SAFETY: getpid has no preconditions.
+    let pid = unsafe { libc::getpid() } as u64;
+    let t =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64);
+    (t ^ pid.rotate_left(32)).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+}

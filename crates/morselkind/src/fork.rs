@@ -156,7 +156,9 @@ fn settle() {
 /// Whether there are file kinds, and the bytes they hold committed.
 fn file_kinds() -> Option<usize> {
     let mut bytes = None;
-    for k in live_kinds().filter(|k| k.source().is_some_and(|s| s.backing() == Backing::File)) {
+    for k in live_kinds()
+        .filter(|k| k.source().is_some_and(|s| matches!(s.backing(), Backing::File | Backing::Memfd)))
+    {
         *bytes.get_or_insert(0) += k.provider().map_or(0, |p| p.committed());
     }
     bytes

@@ -58,6 +58,8 @@ pub(crate) mod meta;
 #[allow(unsafe_code)]
 mod provider;
 #[allow(unsafe_code)]
+mod share;
+#[allow(unsafe_code)]
 mod sizes;
 pub(crate) mod startup;
 pub(crate) mod statics;
@@ -114,6 +116,10 @@ pub fn dir_is_dax(dir: &std::path::Path) -> bool {
     std::ffi::CString::new(dir.as_os_str().as_bytes()).is_ok_and(|c| morsel::sys::dir_supports_map_sync(&c))
 }
 pub use provider::{KindSpec, MorselLayout, Placement, Placements, ProviderConfig, MAX_NODES};
+pub use share::{
+    Access, Attachment, ShareRecord, SharedConfig, SHARE_MAGIC, SHARE_MAX_SIZE, SHARE_READ_ONLY,
+    SHARE_VERSION,
+};
 pub use sizes::{size_class, MAX_TABLED};
 
 /// Refreshes the statistics `Kind::stats` and [`total_stats`] report (memkind's

@@ -87,6 +87,9 @@ pub struct ProviderConfig {
     pub eager: bool,
     /// A caller's region `[start, end)` to carve instead of morsels.
     pub fixed: Option<(usize, usize)>,
+    /// One morsel for the whole `limit` (rounded up to 2 MiB), mapped when the kind is made,
+    /// at a place other processes can map too: a kind shared with them (see `crate::share`).
+    pub window: bool,
 }
 
 /// Where one morsel of a kind lies ([`crate::Kind::morsel_layout`]).
@@ -271,7 +274,53 @@ impl Provider {
         if let Some((start, end)) = provider.config.fixed.filter(|&(s, e)| s != 0 && e > s) {
             provider.add_fixed(start, end)?;
         }
+        if provider.config.window {
+            provider.add_window()?;
+        }
         Ok(provider)
+    }
+
+    /// Maps a shared kind's one morsel, its whole window, and makes it the current one. The
+    /// file is sized to the window at once (sparse: it costs nothing until committed) and,
+    /// for a memfd, sealed against shrinking, so that a process that maps the window can read
+    /// any page of it and never meet the file's end.
+    fn add_window(&self) -> Result<()> {
+        let limit = self.config.limit.ok_or(Error::Invalid)?;
+        let len = morsel::align_up(limit, GRANULE_SIZE).ok_or(Error::Invalid)?;
+        let order = if len % MORSEL_ORDER.size() == 0 { MORSEL_ORDER } else { Order::Pmd };
+        let morsel = Morsel::create_window(&self.source, order, len)?;
+        self.source.seal_shrink()?;
+        self.advise(&morsel);
+        let mut carver = self.lock();
+        let (base, len) = (morsel.base(), morsel.len());
+        let region = MetaBox::new_in(
+            Region {
+                span: Span { start: base, end: base + len, owner: self.owner },
+                morsel: Some(morsel),
+                older: std::ptr::null_mut(),
+            },
+            MetaAlloc,
+        );
+        // SAFETY: the region stays in `regions` until `release_all` removes it.
+        if let Err(e) = unsafe { directory::insert(&region.span) } {
+            let region = MetaBox::into_inner(region);
+            // SAFETY: never handed out.
+            let _ = unsafe { region.morsel.expect("made above").destroy(&self.source) };
+            return Err(e);
+        }
+        carver.cursors[0] = Cursor { bump: base, end: base + len };
+        carver.regions.push(region);
+        Ok(())
+    }
+
+    /// A shared kind's window: its address, its length and its offset in the file.
+    pub(crate) fn window(&self) -> Option<(usize, usize, u64)> {
+        if !self.config.window {
+            return None;
+        }
+        let carver = self.lock();
+        let m = carver.regions.iter().find_map(|r| r.morsel.as_ref())?;
+        Some((m.base(), m.len(), m.offset()))
     }
 
     fn add_fixed(&self, start: usize, end: usize) -> Result<()> {
@@ -514,7 +563,7 @@ impl Provider {
         }
         // SAFETY: forwarded from the caller.
         unsafe { self.source.reset_lock_after_fork() };
-        if self.source.backing() != Backing::File {
+        if !matches!(self.source.backing(), Backing::File | Backing::Memfd) {
             return false;
         }
         let carver = self.lock();
@@ -641,7 +690,7 @@ impl Provider {
             new_addr
         } else if fits {
             aligned
-        } else if self.config.fixed.is_some() {
+        } else if self.config.fixed.is_some() || self.config.window {
             return 0;
         } else {
             match self.new_morsel(&mut carver, c, place, size, alignment) {
