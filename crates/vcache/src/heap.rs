@@ -18,6 +18,25 @@ pub struct Run {
     pub len: u64,
 }
 
+/// The runs of one value: one run inline (the common case), else a boxed list.
+#[derive(Debug)]
+pub enum Runs {
+    /// The value lies in one run.
+    One(Run),
+    /// The value is scattered over several runs.
+    Many(Box<[Run]>),
+}
+
+impl Runs {
+    /// The runs, in value order.
+    pub fn as_slice(&self) -> &[Run] {
+        match self {
+            Runs::One(r) => std::slice::from_ref(r),
+            Runs::Many(v) => v,
+        }
+    }
+}
+
 /// Free units of a pool of `total` units, of which `[0, committed)` may be handed out.
 #[derive(Debug)]
 pub struct Heap {
@@ -68,16 +87,16 @@ impl Heap {
     /// until `n` is covered. `commit(first, count)` allocates the backing of units before they are
     /// first handed out; where it fails the heap keeps what it has. `None`: fewer than `n` units
     /// are free (the caller evicts and retries) or `n` is 0 (nothing to take).
-    pub fn alloc(&mut self, n: u64, commit: &mut dyn FnMut(u64, u64) -> bool) -> Option<Vec<Run>> {
+    pub fn alloc(&mut self, n: u64, commit: &mut dyn FnMut(u64, u64) -> bool) -> Option<Runs> {
         if n == 0 {
-            return Some(Vec::new());
+            return Some(Runs::Many(Box::new([])));
         }
         if let Some(run) = self.best_fit(n) {
-            return Some(vec![run]);
+            return Some(Runs::One(run));
         }
         if self.grow(n, commit) {
             if let Some(run) = self.best_fit(n) {
-                return Some(vec![run]);
+                return Some(Runs::One(run));
             }
         }
         if self.free < n {
@@ -96,7 +115,7 @@ impl Heap {
             left -= take;
         }
         self.free -= n;
-        Some(runs)
+        Some(Runs::Many(runs.into_boxed_slice()))
     }
 
     fn best_fit(&mut self, n: u64) -> Option<Run> {
@@ -176,16 +195,17 @@ mod tests {
         let a = h.alloc(3, &mut all).unwrap();
         let b = h.alloc(3, &mut all).unwrap();
         let c = h.alloc(3, &mut all).unwrap();
-        h.free(&a);
-        h.free(&c); // free: [0,3) and [6,10)
+        h.free(a.as_slice());
+        h.free(c.as_slice()); // free: [0,3) and [6,10)
         assert_eq!(h.entries(), 2);
         let d = h.alloc(6, &mut all).unwrap();
+        let d = d.as_slice();
         assert_eq!(d.iter().map(|r| r.len).sum::<u64>(), 6);
         assert_eq!(d.len(), 2);
         assert_eq!(h.available(), 1);
         assert!(h.alloc(2, &mut all).is_none());
-        h.free(&b);
-        h.free(&d);
+        h.free(b.as_slice());
+        h.free(d);
         assert_eq!(h.entries(), 1);
         assert_eq!(h.available(), 10);
     }
@@ -198,7 +218,7 @@ mod tests {
             calls.push((s, c));
             true
         });
-        assert_eq!(r.unwrap(), vec![Run { start: 0, len: 5 }]);
+        assert_eq!(r.unwrap().as_slice(), &[Run { start: 0, len: 5 }]);
         assert_eq!(calls, vec![(0, 16)]);
         assert!(h.alloc(20, &mut |_, _| false).is_none());
         assert_eq!(h.used(), 5);

@@ -3,8 +3,10 @@
 //! scattered over free runs where no contiguous run holds them (so a put never fails while the
 //! free space adds up to the value); keys, the index and the LRU list live in DRAM.
 //!
-//! Concurrency: one short lock guards the index, the LRU list and the heap; values are copied in
-//! and out with it released. A reader holds a reference to its entry, so an entry evicted
+//! Concurrency: the index is sharded, each shard under a short lock of its own; a hit records
+//! its use in a lock-free ring in front of the LRU list, which is locked (with the heap) only
+//! when the ring is full, by puts and at eviction. Values are copied in and out with no lock
+//! held. A reader holds a reference to its entry, so an entry evicted
 //! meanwhile keeps its extents until the last reader lets go.
 //!
 //! This crate never unwinds into callers' callbacks' frames on purpose and holds no lock while a
@@ -17,13 +19,13 @@ mod pool;
 
 use std::hash::BuildHasher;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
 use hashbrown::{DefaultHashBuilder, HashTable};
 
-use heap::Heap;
 pub use heap::Run;
+use heap::{Heap, Runs};
 pub use morsel::Errno;
 use pool::Pool;
 
@@ -213,40 +215,56 @@ impl Builder {
         let pool = Pool::new(dir, self.size).map_err(|e| Error::Sys("creating the pool", e))?;
         let units = (self.size / self.extent) as u64;
         let step = (morsel::GRANULE_SIZE / self.extent).max(1) as u64;
-        Ok(Cache {
-            pool,
-            dir: dir.map(Path::to_path_buf),
-            extent: self.extent,
-            policy: self.policy,
-            hasher: DefaultHashBuilder::default(),
-            inner: Mutex::new(Inner {
-                table: HashTable::new(),
-                slots: Vec::new(),
-                free_slots: Vec::new(),
-                pending: Vec::with_capacity(PENDING),
-                head: NIL,
-                tail: NIL,
-                heap: Heap::new(units, step),
-                stats: [0; 5],
-                dram: 0,
-                commit_error: None,
-            }),
-            on_evict: RwLock::new(None),
-            on_miss: RwLock::new(None),
-        })
+        Ok(Cache::new(pool, dir.map(Path::to_path_buf), self.extent, self.policy, Heap::new(units, step)))
     }
 }
 
 const NIL: u32 = u32::MAX;
 
+/// Index shards: a get locks only its key's shard, so gets on different keys do not contend.
+const SHARDS: usize = 16;
+
+/// Keys up to this length live in their entry (no allocation, no pointer to follow).
+const INLINE_KEY: usize = 22;
+
+/// A key, stored inline when short.
+enum Key {
+    Inline(u8, [u8; INLINE_KEY]),
+    Heap(Box<[u8]>),
+}
+
+impl Key {
+    fn new(key: &[u8]) -> Key {
+        if key.len() <= INLINE_KEY {
+            let mut bytes = [0; INLINE_KEY];
+            bytes[..key.len()].copy_from_slice(key);
+            Key::Inline(key.len() as u8, bytes)
+        } else {
+            Key::Heap(key.into())
+        }
+    }
+
+    fn as_slice(&self) -> &[u8] {
+        match self {
+            Key::Inline(n, b) => &b[..*n as usize],
+            Key::Heap(b) => b,
+        }
+    }
+}
+
 /// One key:value pair: its key, size and where its bytes are.
 struct Entry {
-    key: Box<[u8]>,
+    hash: u64,
+    key: Key,
     vsize: usize,
-    runs: Box<[Run]>,
+    runs: Runs,
+    /// Its slot in the LRU list, and the slot's generation when it took this entry.
     slot: u32,
+    gen: u32,
     /// Set by whoever is evicting it, so that each eviction calls the hook once.
     evicting: AtomicBool,
+    /// A use of the entry waits in the hit ring (it waits there once at most).
+    queued: AtomicBool,
 }
 
 /// A slot of the entry table, linked into the LRU list while it holds an entry.
@@ -254,44 +272,103 @@ struct Slot {
     entry: Option<Arc<Entry>>,
     prev: u32,
     next: u32,
-    /// Bumped each time the slot takes a new entry, so a stale pending use is recognised.
+    /// Bumped each time the slot takes a new entry, so a stale use in the ring is recognised.
     gen: u32,
-    /// A use of the entry waits in `Inner::pending` (an entry waits there once at most).
-    pending: bool,
 }
 
-/// Entries used since the LRU list was last brought up to date. As in libvmemcache, a hit does
-/// not move its entry at once: the entries used are moved to the front, in the order of their
-/// first use, when the eviction victim turns out to be one of them or when this many wait, so
-/// a hit costs a push.
-const PENDING: usize = 4096;
+/// One shard of the index, with the get statistics of its keys.
+struct Shard {
+    table: HashTable<Arc<Entry>>,
+    gets: u64,
+    hits: u64,
+    misses: u64,
+}
 
-/// Everything the lock guards.
+impl Shard {
+    fn find(&self, hash: u64, key: &[u8]) -> Option<&Arc<Entry>> {
+        self.table.find(hash, |e| e.hash == hash && e.key.as_slice() == key)
+    }
+}
+
+/// Keeps what it holds on cache lines of its own (no false sharing between shards).
+#[repr(align(128))]
+struct Padded<T>(T);
+
+/// Uses of entries since the LRU list was last brought up to date. As in libvmemcache, a hit
+/// does not move its entry at once: it records (slot, generation) here without any lock, and
+/// the entries used are moved to the front, in the order of their first use, under the LRU
+/// lock when the ring is full or when the eviction victim turns out to be one of them.
+const RING: usize = 4096;
+
+struct HitRing {
+    /// Cells reserved so far; `RING` or more: full (or being drained).
+    reserved: Padded<AtomicUsize>,
+    /// `(generation << 32) | (slot + 1)`; 0 while reserved but not yet written.
+    cells: Box<[AtomicU64]>,
+}
+
+impl HitRing {
+    fn new() -> HitRing {
+        HitRing {
+            reserved: Padded(AtomicUsize::new(0)),
+            cells: (0..RING).map(|_| AtomicU64::new(0)).collect(),
+        }
+    }
+
+    /// Records a use; false if the ring is full (the caller drains it and tries again).
+    fn push(&self, v: u64) -> bool {
+        let i = self.reserved.0.fetch_add(1, Ordering::AcqRel);
+        if i >= RING {
+            return false;
+        }
+        self.cells[i].store(v, Ordering::Release);
+        true
+    }
+
+    /// Hands every recorded use to `f`, oldest first, and empties the ring. Called only under
+    /// the LRU lock (one drainer at a time); pushers that find the ring full meanwhile wait for
+    /// that lock.
+    fn drain(&self, mut f: impl FnMut(u64)) {
+        let n = self.reserved.0.swap(RING, Ordering::AcqRel).min(RING);
+        for cell in &self.cells[..n] {
+            let mut spins = 0u32;
+            let v = loop {
+                // A pusher between its reservation and its store: a few instructions away
+                // unless it was preempted.
+                let v = cell.swap(0, Ordering::Acquire);
+                if v != 0 {
+                    break v;
+                }
+                spins += 1;
+                if spins < 64 {
+                    std::hint::spin_loop();
+                } else {
+                    std::thread::yield_now();
+                }
+            };
+            f(v);
+        }
+        self.reserved.0.store(0, Ordering::Release);
+    }
+}
+
+/// What the LRU lock guards: the LRU list, the heap and the put/evict statistics.
 struct Inner {
-    /// The index: slot numbers, hashed by their entries' keys.
-    table: HashTable<u32>,
     slots: Vec<Slot>,
     free_slots: Vec<u32>,
-    /// Hits not yet applied to the LRU list: (slot, generation).
-    pending: Vec<(u32, u32)>,
     /// Most recently used.
     head: u32,
     /// Least recently used.
     tail: u32,
     heap: Heap,
-    /// Put, Get, Hit, Miss, Evict.
-    stats: [u64; 5],
+    puts: u64,
+    evicts: u64,
     dram: u64,
     /// Why the pool stopped growing (a full filesystem), for the error of a failed put.
     commit_error: Option<Errno>,
 }
 
 impl Inner {
-    fn find(&self, hash: u64, key: &[u8]) -> Option<u32> {
-        let slots = &self.slots;
-        self.table.find(hash, |&s| slots[s as usize].entry.as_ref().is_some_and(|e| &*e.key == key)).copied()
-    }
-
     fn entry(&self, slot: u32) -> &Arc<Entry> {
         self.slots[slot as usize].entry.as_ref().expect("a linked slot holds an entry")
     }
@@ -326,40 +403,26 @@ impl Inner {
         }
     }
 
-    /// Records a hit on slot `s`; applies the waiting ones first if the buffer is full.
-    fn used(&mut self, s: u32) {
-        if self.slots[s as usize].pending {
-            return;
-        }
-        if self.pending.len() == PENDING {
-            self.apply_pending();
-        }
-        let slot = &mut self.slots[s as usize];
-        slot.pending = true;
-        let gen = slot.gen;
-        self.pending.push((s, gen));
-    }
-
     /// Moves the entries used since the last call to the front of the LRU list, in order.
-    fn apply_pending(&mut self) {
-        let pending = std::mem::take(&mut self.pending);
-        for &(s, gen) in &pending {
-            let slot = &mut self.slots[s as usize];
-            if slot.gen == gen && slot.entry.is_some() {
-                slot.pending = false;
-                self.touch(s);
+    fn apply_pending(&mut self, ring: &HitRing) {
+        ring.drain(|v| {
+            let (s, gen) = ((v as u32).wrapping_sub(1), (v >> 32) as u32);
+            let slot = &self.slots[s as usize];
+            if slot.gen == gen {
+                if let Some(e) = &slot.entry {
+                    e.queued.store(false, Ordering::Relaxed);
+                    self.touch(s);
+                }
             }
-        }
-        self.pending = pending;
-        self.pending.clear();
+        });
     }
 
     /// The least recently used entry nobody is evicting yet, marked as being evicted. As in
     /// libvmemcache, the waiting uses are applied only when the least recently used entry is
     /// one of them (then it is not the victim after all).
-    fn pick_victim(&mut self) -> Option<Arc<Entry>> {
-        if self.tail != NIL && self.slots[self.tail as usize].pending {
-            self.apply_pending();
+    fn pick_victim(&mut self, ring: &HitRing) -> Option<Arc<Entry>> {
+        if self.tail != NIL && self.entry(self.tail).queued.load(Ordering::Relaxed) {
+            self.apply_pending(ring);
         }
         let mut s = self.tail;
         while s != NIL {
@@ -375,47 +438,41 @@ impl Inner {
     /// Drops one reference; the last one gives the entry's extents back.
     fn release(&mut self, e: Arc<Entry>) {
         if let Some(e) = Arc::into_inner(e) {
-            self.heap.free(&e.runs);
+            self.heap.free(e.runs.as_slice());
         }
-    }
-
-    /// Takes the entry out of the index and the LRU list, if it is still there.
-    fn remove(&mut self, hasher: &DefaultHashBuilder, e: &Arc<Entry>) -> bool {
-        let s = e.slot;
-        let here = self.slots[s as usize].entry.as_ref().is_some_and(|x| Arc::ptr_eq(x, e));
-        if !here {
-            return false;
-        }
-        let hash = hasher.hash_one(&*e.key);
-        if let Ok(found) = self.table.find_entry(hash, |&x| x == s) {
-            found.remove();
-        }
-        self.unlink(s);
-        let held = self.slots[s as usize].entry.take().expect("checked above");
-        self.free_slots.push(s);
-        self.dram -= entry_dram(held.key.len(), held.runs.len());
-        self.stats[Stat::Evict as usize] += 1;
-        self.release(held);
-        true
     }
 }
 
-fn entry_dram(key: usize, runs: usize) -> u64 {
-    (std::mem::size_of::<Entry>()
-        + std::mem::size_of::<Slot>()
-        + 16
-        + key
-        + runs * std::mem::size_of::<Run>()) as u64
+fn entry_dram(key: usize, runs: &Runs) -> u64 {
+    let key = if key <= INLINE_KEY { 0 } else { key };
+    let runs = match runs {
+        Runs::One(_) => 0,
+        Runs::Many(r) => std::mem::size_of_val::<[Run]>(r),
+    };
+    // The entry with its Arc counts, its slot, its pointer in the index (and control byte).
+    (2 * 8 + std::mem::size_of::<Entry>() + std::mem::size_of::<Slot>() + 9 + key + runs) as u64
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic while a lock is held leaves consistent data behind: every update of the
+    // structures is completed before anything that could panic.
+    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// A cache. Shared between threads by reference (`&Cache` is all every call takes).
+///
+/// Locks: a get takes its key's index shard only (and the LRU lock when the hit ring is full);
+/// puts and evictions take the LRU lock, then a shard where they need one (never the other
+/// way round).
 pub struct Cache {
     pool: Pool,
     dir: Option<PathBuf>,
     extent: usize,
     policy: Policy,
     hasher: DefaultHashBuilder,
-    inner: Mutex<Inner>,
+    shards: Box<[Padded<Mutex<Shard>>]>,
+    ring: HitRing,
+    inner: Padded<Mutex<Inner>>,
     on_evict: RwLock<Option<Callback>>,
     on_miss: RwLock<Option<Callback>>,
 }
@@ -437,10 +494,40 @@ impl Cache {
         Builder::new()
     }
 
+    fn new(pool: Pool, dir: Option<PathBuf>, extent: usize, policy: Policy, heap: Heap) -> Cache {
+        let shard = || Padded(Mutex::new(Shard { table: HashTable::new(), gets: 0, hits: 0, misses: 0 }));
+        Cache {
+            pool,
+            dir,
+            extent,
+            policy,
+            hasher: DefaultHashBuilder::default(),
+            shards: (0..SHARDS).map(|_| shard()).collect(),
+            ring: HitRing::new(),
+            inner: Padded(Mutex::new(Inner {
+                slots: Vec::new(),
+                free_slots: Vec::new(),
+                head: NIL,
+                tail: NIL,
+                heap,
+                puts: 0,
+                evicts: 0,
+                dram: 0,
+                commit_error: None,
+            })),
+            on_evict: RwLock::new(None),
+            on_miss: RwLock::new(None),
+        }
+    }
+
     fn lock(&self) -> MutexGuard<'_, Inner> {
-        // A panic while the lock is held leaves consistent data behind: every update of the
-        // structures is completed before anything that could panic.
-        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+        lock(&self.inner.0)
+    }
+
+    fn shard(&self, hash: u64) -> MutexGuard<'_, Shard> {
+        // Bits the index's tables use for neither their buckets (the low ones) nor their tags
+        // (the top seven).
+        lock(&self.shards[(hash >> 40) as usize % SHARDS].0)
     }
 
     /// Pool bytes usable for values.
@@ -489,7 +576,7 @@ impl Cache {
         let hash = self.hasher.hash_one(key);
         let runs = self.take_space(hash, key, units)?;
         let mut at = 0;
-        for r in &runs {
+        for r in runs.as_slice() {
             let off = r.start as usize * self.extent;
             let n = (r.len as usize * self.extent).min(value.len() - at);
             // SAFETY: the runs were just taken from the heap for this value alone, lie in the
@@ -498,46 +585,48 @@ impl Cache {
             at += n;
         }
         let mut g = self.lock();
-        if g.find(hash, key).is_some() {
-            g.heap.free(&runs);
+        let mut sh = self.shard(hash);
+        if sh.find(hash, key).is_some() {
+            drop(sh);
+            g.heap.free(runs.as_slice());
             return Err(Error::Exists);
         }
         let slot = match g.free_slots.pop() {
             Some(s) => s,
             None => {
-                g.slots.push(Slot { entry: None, prev: NIL, next: NIL, gen: 0, pending: false });
+                g.slots.push(Slot { entry: None, prev: NIL, next: NIL, gen: 0 });
                 (g.slots.len() - 1) as u32
             }
         };
-        g.dram += entry_dram(key.len(), runs.len());
+        g.dram += entry_dram(key.len(), &runs);
+        let gen = g.slots[slot as usize].gen.wrapping_add(1);
         let entry = Arc::new(Entry {
-            key: key.into(),
+            hash,
+            key: Key::new(key),
             vsize: value.len(),
-            runs: runs.into_boxed_slice(),
+            runs,
             slot,
+            gen,
             evicting: AtomicBool::new(false),
+            queued: AtomicBool::new(false),
         });
-        g.slots[slot as usize].entry = Some(entry);
-        g.slots[slot as usize].gen = g.slots[slot as usize].gen.wrapping_add(1);
-        g.slots[slot as usize].pending = false;
+        g.slots[slot as usize].entry = Some(entry.clone());
+        g.slots[slot as usize].gen = gen;
         g.push_front(slot);
-        let hasher = &self.hasher;
-        let Inner { table, slots, .. } = &mut *g;
-        table.insert_unique(hash, slot, |&s| {
-            hasher.hash_one(&*slots[s as usize].entry.as_ref().expect("indexed slots hold entries").key)
-        });
-        g.stats[Stat::Put as usize] += 1;
+        sh.table.insert_unique(hash, entry, |e| e.hash);
+        g.puts += 1;
         Ok(())
     }
 
     /// Takes `units` of the pool for a new value of `key`, evicting under LRU until they fit.
-    fn take_space(&self, hash: u64, key: &[u8], units: u64) -> Result<Vec<Run>, Error> {
+    fn take_space(&self, hash: u64, key: &[u8], units: u64) -> Result<Runs, Error> {
         loop {
+            // Checked again after each eviction: the hook may have put the key.
+            if self.shard(hash).find(hash, key).is_some() {
+                return Err(Error::Exists);
+            }
             let victim = {
                 let mut g = self.lock();
-                if g.find(hash, key).is_some() {
-                    return Err(Error::Exists);
-                }
                 let Inner { heap, commit_error, .. } = &mut *g;
                 let mut commit = |first: u64, count: u64| {
                     let r = self.pool.commit(first as usize * self.extent, count as usize * self.extent);
@@ -553,7 +642,7 @@ impl Cache {
                 if self.policy == Policy::None {
                     return Err(full(g.commit_error));
                 }
-                match g.pick_victim() {
+                match g.pick_victim(&self.ring) {
                     Some(v) => v,
                     None if g.heap.available() >= units => continue, // readers hold evicted extents
                     None => return Err(full(g.commit_error)),
@@ -567,12 +656,35 @@ impl Cache {
     fn evict_entry(&self, e: Arc<Entry>) -> bool {
         let hook = self.on_evict.read().unwrap_or_else(|p| p.into_inner()).clone();
         if let Some(hook) = hook {
-            hook(self, &e.key);
+            hook(self, e.key.as_slice());
         }
         let mut g = self.lock();
-        let removed = g.remove(&self.hasher, &e);
+        let s = e.slot;
+        let here = g.slots[s as usize].entry.as_ref().is_some_and(|x| Arc::ptr_eq(x, &e));
+        if here {
+            if let Ok(found) = self.shard(e.hash).table.find_entry(e.hash, |x| Arc::ptr_eq(x, &e)) {
+                found.remove();
+            }
+            g.unlink(s);
+            let held = g.slots[s as usize].entry.take().expect("checked above");
+            g.free_slots.push(s);
+            g.dram -= entry_dram(held.key.as_slice().len(), &held.runs);
+            g.evicts += 1;
+            g.release(held);
+        }
         g.release(e);
-        removed
+        here
+    }
+
+    /// Records a use of `e` for the LRU list (in the hit ring, without a lock while it has room).
+    fn used(&self, e: &Entry) {
+        if e.queued.load(Ordering::Relaxed) || e.queued.swap(true, Ordering::Relaxed) {
+            return;
+        }
+        let v = (u64::from(e.gen) << 32) | u64::from(e.slot.wrapping_add(1));
+        while !self.ring.push(v) {
+            self.lock().apply_pending(&self.ring);
+        }
     }
 
     /// Copies the value of `key`, from byte `offset` on, into `buf`: returns the bytes copied
@@ -581,33 +693,32 @@ impl Cache {
     pub fn get(&self, key: &[u8], buf: &mut [u8], offset: usize) -> Result<(usize, usize), Error> {
         let hash = self.hasher.hash_one(key);
         let found = {
-            let mut g = self.lock();
-            g.stats[Stat::Get as usize] += 1;
-            match g.find(hash, key) {
-                Some(s) => {
-                    g.stats[Stat::Hit as usize] += 1;
-                    if self.policy == Policy::Lru {
-                        g.used(s);
-                    }
-                    Some(g.entry(s).clone())
+            let mut sh = self.shard(hash);
+            sh.gets += 1;
+            match sh.find(hash, key).cloned() {
+                Some(e) => {
+                    sh.hits += 1;
+                    Some(e)
                 }
                 None => {
-                    g.stats[Stat::Miss as usize] += 1;
+                    sh.misses += 1;
                     None
                 }
             }
         };
         let e = match found {
-            Some(e) => e,
+            Some(e) => {
+                if self.policy == Policy::Lru {
+                    self.used(&e);
+                }
+                e
+            }
             None => {
                 let hook = self.on_miss.read().unwrap_or_else(|p| p.into_inner()).clone();
                 let Some(hook) = hook else { return Err(Error::NoEntry) };
                 hook(self, key);
-                let g = self.lock();
-                match g.find(hash, key) {
-                    Some(s) => g.entry(s).clone(),
-                    None => return Err(Error::NoEntry),
-                }
+                let found = self.shard(hash).find(hash, key).cloned();
+                found.ok_or(Error::NoEntry)?
             }
         };
         let copied = self.read_value(&e, buf, offset);
@@ -623,7 +734,7 @@ impl Cache {
         }
         let want = buf.len().min(e.vsize - offset);
         let (mut skip, mut done) = (offset, 0);
-        for r in e.runs.iter() {
+        for r in e.runs.as_slice() {
             if done == want {
                 break;
             }
@@ -646,15 +757,14 @@ impl Cache {
         // Only the last holder of an evicted entry (the index's reference is gone) needs the
         // lock; `into_inner` makes exactly one of racing holders the last.
         if let Some(e) = Arc::into_inner(e) {
-            self.lock().heap.free(&e.runs);
+            self.lock().heap.free(e.runs.as_slice());
         }
     }
 
     /// The size of the value of `key`, if present; touches neither the LRU order nor the stats.
     pub fn exists(&self, key: &[u8]) -> Option<usize> {
         let hash = self.hasher.hash_one(key);
-        let g = self.lock();
-        g.find(hash, key).map(|s| g.entry(s).vsize)
+        self.shard(hash).find(hash, key).map(|e| e.vsize)
     }
 
     /// Evicts `key`, or with `None` the least recently used entry (`NoVictim` under
@@ -663,16 +773,15 @@ impl Cache {
         let victim = match key {
             Some(key) => {
                 let hash = self.hasher.hash_one(key);
-                let g = self.lock();
-                let s = g.find(hash, key).ok_or(Error::NoEntry)?;
-                let e = g.entry(s);
+                let sh = self.shard(hash);
+                let e = sh.find(hash, key).ok_or(Error::NoEntry)?;
                 if e.evicting.swap(true, Ordering::AcqRel) {
                     return Err(Error::Busy);
                 }
                 e.clone()
             }
             None if self.policy == Policy::None => return Err(Error::NoVictim),
-            None => self.lock().pick_victim().ok_or(Error::NoVictim)?,
+            None => self.lock().pick_victim(&self.ring).ok_or(Error::NoVictim)?,
         };
         self.evict_entry(victim);
         Ok(())
@@ -680,30 +789,94 @@ impl Cache {
 
     /// One statistic.
     pub fn stat(&self, stat: Stat) -> u64 {
-        let g = self.lock();
-        match stat {
-            Stat::Put | Stat::Get | Stat::Hit | Stat::Miss | Stat::Evict => g.stats[stat as usize],
-            Stat::Entries => g.table.len() as u64,
-            Stat::DramSizeUsed => g.dram,
-            Stat::PoolSizeUsed => g.heap.used() * self.extent as u64,
-            Stat::HeapEntries => g.heap.entries(),
-        }
+        self.stats()[stat as usize]
     }
 
     /// Every statistic at one instant, in [`Stat::ALL`]'s order.
     pub fn stats(&self) -> [u64; 9] {
         let g = self.lock();
-        let s = g.stats;
+        let (mut gets, mut hits, mut misses, mut entries) = (0, 0, 0, 0);
+        for s in self.shards.iter() {
+            let s = lock(&s.0);
+            gets += s.gets;
+            hits += s.hits;
+            misses += s.misses;
+            entries += s.table.len() as u64;
+        }
         [
-            s[0],
-            s[1],
-            s[2],
-            s[3],
-            s[4],
-            g.table.len() as u64,
+            g.puts,
+            gets,
+            hits,
+            misses,
+            g.evicts,
+            entries,
             g.dram,
             g.heap.used() * self.extent as u64,
             g.heap.entries(),
         ]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::AtomicU64;
+
+    /// Threads getting, putting and evicting the same keys of a small pool that keeps evicting:
+    /// every hit returns the bytes its key is always put with, the hook is called once per
+    /// eviction, and the statistics add up (the hit ring, the shards and the LRU lock together).
+    #[test]
+    fn threads_share_a_full_pool() {
+        let cache = Cache::builder().size(2 << 20).unwrap().policy(Policy::Lru).build_memfd().unwrap();
+        let hooked = Arc::new(AtomicU64::new(0));
+        let h = hooked.clone();
+        cache.on_evict(Some(Arc::new(move |_: &Cache, _: &[u8]| {
+            h.fetch_add(1, Ordering::Relaxed);
+        })));
+        let value = |k: u64| -> Vec<u8> {
+            let n = 100 + (k.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 40) as usize % 20_000;
+            (0..n).map(|i| (k as usize * 31 + i) as u8).collect()
+        };
+        std::thread::scope(|s| {
+            for t in 0..4u64 {
+                let (cache, value) = (&cache, &value);
+                s.spawn(move || {
+                    let mut x = 0x1234_5678_9abc_def1u64 ^ (t << 32);
+                    let mut buf = vec![0u8; 32 << 10];
+                    for i in 0..20_000u64 {
+                        x ^= x << 13;
+                        x ^= x >> 7;
+                        x ^= x << 17;
+                        let k = x % 400;
+                        let key = k.to_le_bytes();
+                        match cache.get(&key, &mut buf, 0) {
+                            Ok((n, size)) => {
+                                let v = value(k);
+                                assert_eq!(size, v.len());
+                                assert_eq!(&buf[..n], &v[..n], "key {k}");
+                            }
+                            Err(Error::NoEntry) => match cache.put(&key, &value(k)) {
+                                Ok(()) | Err(Error::Exists) => {}
+                                Err(e) => panic!("put of key {k}: {e}"),
+                            },
+                            Err(e) => panic!("get of key {k}: {e}"),
+                        }
+                        if i % 97 == 0 {
+                            let _ = cache.evict(if i % 2 == 0 { Some(&key[..]) } else { None });
+                        }
+                    }
+                });
+            }
+        });
+        let st = cache.stats();
+        assert!(st[Stat::Evict as usize] > 0, "the pool never filled");
+        assert_eq!(st[Stat::Evict as usize], hooked.load(Ordering::Relaxed));
+        assert_eq!(st[Stat::Hit as usize] + st[Stat::Miss as usize], st[Stat::Get as usize]);
+        assert_eq!(st[Stat::Entries as usize], st[Stat::Put as usize] - st[Stat::Evict as usize]);
+        assert!(st[Stat::PoolSizeUsed as usize] <= cache.pool_size() as u64);
+        // Everything evicted, one by one, in LRU order: the pool is empty again.
+        while cache.evict(None).is_ok() {}
+        let st = cache.stats();
+        assert_eq!((st[Stat::Entries as usize], st[Stat::PoolSizeUsed as usize]), (0, 0));
     }
 }
