@@ -145,11 +145,14 @@ pub(crate) fn store_kind(out: *mut MemkindT, r: morselkind::Result<Kind>) -> c_i
     }
 }
 
+/// memkind's PMEM kinds from C: a `max_size` of 0 is no limit; any other below 16 MiB
+/// (`MEMKIND_PMEM_MIN_SIZE`) is MEMKIND_ERROR_INVALID, said by `Kind::pmem`.
 fn create_pmem(dir: Option<PathBuf>, max_size: usize, policy: UsagePolicy, out: *mut MemkindT) -> c_int {
     let Some(dir) = dir else { return code(Error::Invalid) };
     if out.is_null() {
         return code(Error::Invalid);
     }
+    let max_size = (max_size != 0).then_some(max_size);
     store_kind(out, Kind::pmem(&PmemConfig { dir: &dir, max_size, policy }))
 }
 

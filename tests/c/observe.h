@@ -2,8 +2,9 @@
 /* Copyright (c) morselkind authors */
 /*
  * What a test program observes about itself and its files, written once for every program in
- * tests/c: a monotonic clock, its open fds (all, or those on files in a directory), fields of
- * /proc/self/status, its threads by name, a directory's entries, a filesystem's size.
+ * tests/c and tests/vm: a monotonic clock, its page faults, its open fds (all, or those on files
+ * in a directory), fields of /proc/self/status (or of another /proc file of "Name: value"
+ * lines, as /proc/meminfo), its threads by name, a directory's entries, a filesystem's size.
  *
  * Header-only (static inline: a program that uses none of it builds without warnings). It reads
  * only /proc/self and the paths it is given; it never allocates from a kind, so it can run
@@ -17,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
@@ -27,6 +29,16 @@ static inline double mono_seconds(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* This process's minor page faults so far (getrusage's ru_minflt); its major ones (ru_majflt)
+ * go to `major` if not NULL. On a DAX filesystem a fault that allocates a file block is major. */
+static inline long page_faults(long *major)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    if (major) *major = ru.ru_majflt;
+    return ru.ru_minflt;
 }
 
 /*
@@ -71,10 +83,11 @@ static inline int open_fds(void)
     return open_fds_into(NULL, 0, NULL, 0);
 }
 
-/* A field of /proc/self/status ("VmSize:"), as the number it shows (kB for sizes); 0 if absent. */
-static inline long proc_status(const char *field)
+/* A field of a /proc file of "Name: value" lines ("HugePages_Total:" of /proc/meminfo), as the
+ * number it shows (kB for sizes); 0 if absent. */
+static inline long proc_field(const char *path, const char *field)
 {
-    FILE *f = fopen("/proc/self/status", "r");
+    FILE *f = fopen(path, "r");
     char line[256];
     long v = 0;
     size_t len = strlen(field);
@@ -84,6 +97,12 @@ static inline long proc_status(const char *field)
     if (f)
         fclose(f);
     return v;
+}
+
+/* A field of /proc/self/status ("VmSize:"), as the number it shows (kB for sizes); 0 if absent. */
+static inline long proc_status(const char *field)
+{
+    return proc_field("/proc/self/status", field);
 }
 
 /* How many threads of this process are named `comm` (/proc/self/task/N/comm); -1 on error. */

@@ -1,5 +1,6 @@
 /* probe: what the test VM looks like to libnuma and to the system memkind (1.14).
  * Build: cc -O2 -o probe probe.c -lmemkind -lnuma     Run: in the guest, via run-in-vm.sh.
+ * Fault counts and /proc/meminfo come from tests/c/observe.h (included by its relative path).
  * Prints, one fact a line (tests/suites/vm_smoke.sh checks the ones without "info:"):
  *   nodes=N                     numa_num_configured_nodes()
  *   nodeK.cpus=yes|no           whether node K has CPUs
@@ -22,10 +23,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/utsname.h>
 #include <unistd.h>
+
+#include "../c/observe.h"
 
 #define SIZE ((size_t)4 << 20)
 #ifndef MADV_POPULATE_WRITE
@@ -109,12 +111,6 @@ static void probe_pmem(const char *dir) {
     }
 }
 
-static long minflt(void) {
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    return ru.ru_minflt;
-}
-
 static int perf_open(uint32_t type, uint64_t config) {
     struct perf_event_attr a = {.size = sizeof a, .type = type, .config = config,
                                 .exclude_kernel = 0, .exclude_hv = 1};
@@ -127,9 +123,9 @@ static void fault_count(const char *what, int advice) {
     char *p = (char *)(((uintptr_t)raw + (2 << 20) - 1) & ~(uintptr_t)((2 << 20) - 1));
     madvise(p, SIZE, advice);
     int pf = perf_open(PERF_TYPE_SOFTWARE, PERF_COUNT_SW_PAGE_FAULTS);
-    long before = minflt();
+    long before = page_faults(NULL);
     for (size_t i = 0; i < SIZE; i += 4096) p[i] = 1;
-    long after = minflt();
+    long after = page_faults(NULL);
     long long sw = -1;
     if (pf >= 0 && read(pf, &sw, sizeof sw) != sizeof sw) sw = -1;
     if (pf >= 0) close(pf);
@@ -147,21 +143,18 @@ static void facts(void) {
     if (f && fgets(buf, sizeof buf, f)) printf("info: THP enabled: %s", buf);
     else printf("info: THP: absent\n");
     if (f) fclose(f);
-    f = fopen("/proc/meminfo", "r");
-    while (f && fgets(buf, sizeof buf, f))
-        if (!strncmp(buf, "HugePages_Total", 15) || !strncmp(buf, "Hugepagesize", 12))
-            printf("info: %s", buf);
-    if (f) fclose(f);
+    printf("info: HugePages_Total: %ld\n", proc_field("/proc/meminfo", "HugePages_Total:"));
+    printf("info: Hugepagesize: %ld kB\n", proc_field("/proc/meminfo", "Hugepagesize:"));
 
     /* MADV_POPULATE_WRITE (5.14): one call prefaults the range (4 KiB pages here, so the count
      * says whether the faults it takes are counted). */
     char *p = mmap(NULL, SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     madvise(p, SIZE, MADV_NOHUGEPAGE);
     int pf = perf_open(PERF_TYPE_SOFTWARE, PERF_COUNT_SW_PAGE_FAULTS);
-    long before = minflt();
+    long before = page_faults(NULL);
     int r = madvise(p, SIZE, MADV_POPULATE_WRITE);
     int e = errno;
-    long after = minflt();
+    long after = page_faults(NULL);
     long long sw = -1;
     if (pf >= 0 && read(pf, &sw, sizeof sw) != sizeof sw) sw = -1;
     if (pf >= 0) close(pf);

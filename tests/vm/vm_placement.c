@@ -18,7 +18,8 @@
  *       interleaved split depends on addresses).
  *   vm_placement dax DIR
  *       check_dax_path=<memkind_check_dax_path(DIR)>, then a PMEM kind on DIR: 4 MiB and a few
- *       small objects allocated, written, read back, freed, the kind destroyed, DIR left empty:
+ *       small objects allocated, written, read back, freed, the kind destroyed, DIR left with the
+ *       entries it had (lost+found on the guest's ext4):
  *         pmem=ok | pmem=error:<what>
  *   vm_placement fill DIR PIECE TOTAL
  *       first touch through a PMEM kind on DIR (max_size 0): TOTAL bytes in PIECE-byte pieces,
@@ -27,8 +28,10 @@
  *           memset_faults=<ru_minflt delta over the memsets alone> majflt=<ru_majflt delta over
  *           every malloc + memset> secs=<...>
  *       (on a DAX filesystem a fault that allocates a file block counts as major)
- *       then checks a byte of every page, frees everything, destroys the kind, checks DIR is empty.
+ *       then checks a byte of every page, frees everything, destroys the kind, checks DIR has
+ *       the entries it had.
  * Exit status: 0, or 1 when something that must work did not (the output says what).
+ * The clock, the fault counts and the directory's entries come from tests/c/observe.h.
  */
 
 #ifndef _GNU_SOURCE
@@ -36,7 +39,6 @@
 #endif
 #include <memkind.h>
 
-#include <dirent.h>
 #include <errno.h>
 #include <numa.h>
 #include <numaif.h>
@@ -44,9 +46,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
-#include <time.h>
 #include <unistd.h>
+
+#include "../c/observe.h"
 
 #define SIZE ((size_t)4 << 20)
 
@@ -145,21 +147,9 @@ static int kinds(void) {
     return failures ? 1 : 0;
 }
 
-/* Number of entries in DIR other than . and .., or -1. */
-static int dir_entries(const char *dir) {
-    DIR *d = opendir(dir);
-    if (!d) return -1;
-    int n = 0;
-    struct dirent *e;
-    while ((e = readdir(d)))
-        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..") && strcmp(e->d_name, "lost+found"))
-            n++;
-    closedir(d);
-    return n;
-}
-
 static int dax(const char *dir) {
     printf("check_dax_path=%d\n", memkind_check_dax_path(dir));
+    int entries = dir_entries(dir);
     memkind_t kind;
     int err = memkind_create_pmem(dir, 0, &kind);
     if (err) {
@@ -193,25 +183,14 @@ static int dax(const char *dir) {
         if (small[i]) memkind_free(kind, small[i]);
     if ((err = memkind_destroy_kind(kind)) != 0 && !bad) bad = "memkind_destroy_kind failed";
     int left = dir_entries(dir);
-    if (left != 0 && !bad) bad = left < 0 ? "cannot read the directory" : "files left in the directory";
+    if ((left < 0 || entries < 0) && !bad) bad = "cannot read the directory";
+    if (left != entries && !bad) bad = "files left in the directory";
     printf("pmem=%s%s\n", bad ? "error:" : "ok", bad ? bad : "");
     return bad ? 1 : 0;
 }
 
-static double now(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec + t.tv_nsec / 1e9;
-}
-
-static long minflt(long *maj) {
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    if (maj) *maj = ru.ru_majflt;
-    return ru.ru_minflt;
-}
-
 static int fill(const char *dir, size_t piece, size_t total) {
+    int entries = dir_entries(dir);
     memkind_t kind;
     int err = memkind_create_pmem(dir, 0, &kind);
     if (err) {
@@ -221,20 +200,20 @@ static int fill(const char *dir, size_t piece, size_t total) {
     size_t n = total / piece;
     char **p = calloc(n, sizeof *p);
     long memset_faults = 0, maj0, maj1;
-    double t0 = now();
-    long f0 = minflt(&maj0);
+    double t0 = mono_seconds();
+    long f0 = page_faults(&maj0);
     for (size_t i = 0; i < n; i++) {
         p[i] = memkind_malloc(kind, piece);
         if (!p[i]) {
             printf("fill error: memkind_malloc(%zu) returned NULL after %zu pieces\n", piece, i);
             return 1;
         }
-        long m0 = minflt(NULL);
+        long m0 = page_faults(NULL);
         memset(p[i], (int)(i & 0x7f) + 1, piece);
-        memset_faults += minflt(NULL) - m0;
+        memset_faults += page_faults(NULL) - m0;
     }
-    long f1 = minflt(&maj1);
-    double t1 = now();
+    long f1 = page_faults(&maj1);
+    double t1 = mono_seconds();
     printf("fill piece=%zu total=%zu faults=%ld memset_faults=%ld majflt=%ld secs=%.3f\n", piece, total,
            f1 - f0, memset_faults, maj1 - maj0, t1 - t0);
     int bad = 0;
@@ -249,7 +228,7 @@ static int fill(const char *dir, size_t piece, size_t total) {
         printf("fill error: memkind_destroy_kind failed\n");
         bad = 1;
     }
-    if (dir_entries(dir) != 0) {
+    if (entries < 0 || dir_entries(dir) != entries) {
         printf("fill error: files left in %s\n", dir);
         bad = 1;
     }

@@ -248,7 +248,9 @@ pub fn run(args: &DemoArgs) -> ExitCode {
             Err(e) => println!("  (HUGE left out: {})", describe_error(e)),
         }
     }
-    let pmem = match Kind::pmem(&PmemConfig::new(&dir, args.pmem_max)) {
+    // --pmem-max 0 is no limit, as in memkind and PMEM_SIZE_LIMIT.
+    let max_size = (args.pmem_max != 0).then_some(args.pmem_max);
+    let pmem = match Kind::pmem(&PmemConfig { max_size, ..PmemConfig::new(&dir) }) {
         Ok(k) => k,
         Err(e) => {
             checks.check(false, format!("PMEM kind in {}: {}", dir.display(), describe_error(e)));
@@ -264,7 +266,7 @@ pub fn run(args: &DemoArgs) -> ExitCode {
         pmem.index(),
         dir.display(),
         if dax { "DAX: MAP_SYNC works" } else { "not DAX: page cache" },
-        if args.pmem_max == 0 { "none".to_string() } else { human(args.pmem_max as u64) },
+        max_size.map_or_else(|| "none".to_string(), |n| human(n as u64)),
         pmem.capacity().map_or_else(describe_error, |c| human(c as u64)),
     );
     kinds.push(("PMEM".into(), pmem));
@@ -284,7 +286,7 @@ pub fn run(args: &DemoArgs) -> ExitCode {
     for r in &runs {
         let s = r.kind.stats();
         let table = r.map.allocation_size();
-        let (morsels, mapped) = r.kind.morsels();
+        let morselkind::MorselTotals { count: morsels, mapped } = r.kind.morsels();
         checks.check(
             s.allocated >= table && s.resident >= table && morsels >= 1 && mapped >= table,
             format!(
@@ -319,8 +321,8 @@ pub fn run(args: &DemoArgs) -> ExitCode {
     row("allocated", runs.iter().map(|r| human(r.kind.stats().allocated as u64)));
     row("active", runs.iter().map(|r| human(r.kind.stats().active as u64)));
     row("resident (jemalloc)", runs.iter().map(|r| human(r.kind.stats().resident as u64)));
-    row("morsels", runs.iter().map(|r| r.kind.morsels().0.to_string()));
-    row("mapped (address space)", runs.iter().map(|r| human(r.kind.morsels().1 as u64)));
+    row("morsels", runs.iter().map(|r| r.kind.morsels().count.to_string()));
+    row("mapped (address space)", runs.iter().map(|r| human(r.kind.morsels().mapped as u64)));
     row("file committed", runs.iter().map(|r| file_cell(r.kind, r.kind.committed() as u64)));
     row(
         "file blocks (st_blocks)",

@@ -350,7 +350,7 @@ mod tests {
     /// STATIC_RATIO keeps the byte ratio within ±5% over a long run of mixed sizes, with frees.
     fn static_ratio_holds(r0: u32, r1: u32) {
         let dir = std::env::temp_dir();
-        let pmem = Kind::pmem(&PmemConfig::new(&dir, 0)).unwrap();
+        let pmem = Kind::pmem(&PmemConfig::new(&dir)).unwrap();
         let mut b = Builder::new(SpecPolicy::StaticRatio);
         b.add_tier(Kind::REGULAR, r0).unwrap();
         b.add_tier(pmem, r1).unwrap();
@@ -397,8 +397,8 @@ mod tests {
     #[test]
     fn dynamic_threshold_moves_toward_target() {
         let dir = std::env::temp_dir();
-        let fast = Kind::pmem(&PmemConfig::new(&dir, 0)).unwrap();
-        let slow = Kind::pmem(&PmemConfig::new(&dir, 0)).unwrap();
+        let fast = Kind::pmem(&PmemConfig::new(&dir)).unwrap();
+        let slow = Kind::pmem(&PmemConfig::new(&dir)).unwrap();
         let mut b = Builder::new(SpecPolicy::DynamicThreshold);
         b.add_tier(fast, 1).unwrap();
         b.add_tier(slow, 1).unwrap();

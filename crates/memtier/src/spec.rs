@@ -52,12 +52,12 @@ pub enum TierKind {
     Dram,
     /// `MEMKIND_DAX_KMEM`: memory-only NUMA nodes (KMEM DAX, CXL).
     KmemDax,
-    /// A file-backed PMEM kind in a directory, optionally size-limited (0: no limit).
+    /// A file-backed PMEM kind in a directory, optionally size-limited.
     FsDax {
         /// The directory for the kind's (unlinked) file.
         path: PathBuf,
-        /// PMEM_SIZE_LIMIT in bytes; 0 when not given.
-        limit: usize,
+        /// PMEM_SIZE_LIMIT in bytes, at least 16 MiB; `None` when not given or given as 0.
+        limit: Option<usize>,
     },
 }
 
@@ -75,8 +75,10 @@ impl TierKind {
 impl fmt::Display for TierKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            TierKind::FsDax { path, limit: 0 } => write!(f, "FS_DAX({})", path.display()),
-            TierKind::FsDax { path, limit } => write!(f, "FS_DAX({}, limit {limit} B)", path.display()),
+            TierKind::FsDax { path, limit: None } => write!(f, "FS_DAX({})", path.display()),
+            TierKind::FsDax { path, limit: Some(limit) } => {
+                write!(f, "FS_DAX({}, limit {limit} B)", path.display())
+            }
             k => f.write_str(k.name()),
         }
     }
@@ -176,7 +178,7 @@ impl Spec {
             if let TierKind::FsDax { path, limit } = &t.kind {
                 s.push_str(",PATH:");
                 s.push_str(&path.to_string_lossy());
-                if *limit != 0 {
+                if let Some(limit) = limit {
                     s.push_str(&format!(",PMEM_SIZE_LIMIT:{limit}"));
                 }
             }
@@ -328,8 +330,9 @@ fn parse_tier(q: &str) -> Result<TierSpec, String> {
         }
         "FS_DAX" => {
             let path = path.ok_or("KIND:FS_DAX needs PATH:<directory>")?;
-            let limit = limit.unwrap_or(0);
-            if limit != 0 && limit < PMEM_MIN_SIZE {
+            // PMEM_SIZE_LIMIT:0 is no limit, as in memkind.
+            let limit = limit.filter(|&l| l != 0);
+            if let Some(limit) = limit.filter(|&l| l < PMEM_MIN_SIZE) {
                 return Err(format!(
                     "PMEM_SIZE_LIMIT is {limit} bytes; it must be 0 (no limit) or at least 16M ({PMEM_MIN_SIZE})"
                 ));
@@ -447,12 +450,19 @@ mod tests {
         assert_eq!(
             s.tiers,
             vec![
-                TierSpec { kind: TierKind::FsDax { path: "/mnt/pmem0".into(), limit: 10 << 30 }, ratio: 1 },
+                TierSpec {
+                    kind: TierKind::FsDax { path: "/mnt/pmem0".into(), limit: Some(10 << 30) },
+                    ratio: 1
+                },
                 TierSpec { kind: TierKind::Dram, ratio: 4 },
             ]
         );
         let s = ok("KIND:FS_DAX,PATH:/mnt/pmem0,RATIO:1;POLICY:STATIC_RATIO");
-        assert_eq!(s.tiers[0].kind, TierKind::FsDax { path: "/mnt/pmem0".into(), limit: 0 });
+        assert_eq!(s.tiers[0].kind, TierKind::FsDax { path: "/mnt/pmem0".into(), limit: None });
+        // PMEM_SIZE_LIMIT:0 is memkind's "no limit", and is not written back.
+        let s = ok("KIND:FS_DAX,PATH:/mnt/pmem0,PMEM_SIZE_LIMIT:0,RATIO:1;POLICY:STATIC_RATIO");
+        assert_eq!(s.tiers[0].kind, TierKind::FsDax { path: "/mnt/pmem0".into(), limit: None });
+        assert_eq!(s.tiers_string(), "KIND:FS_DAX,PATH:/mnt/pmem0,RATIO:1;POLICY:STATIC_RATIO");
         let s = Spec::parse(
             "KIND:DRAM,RATIO:1;KIND:KMEM_DAX,RATIO:4;POLICY:DYNAMIC_THRESHOLD",
             Some("INIT_VAL:64,MIN_VAL:1,MAX_VAL:10000"),
@@ -474,7 +484,7 @@ mod tests {
         let s = ok("KIND:FS_DAX,PATH:/x,PMEM_SIZE_LIMIT:16M,RATIO:0x10;POLICY:STATIC_RATIO");
         assert_eq!(
             s.tiers[0],
-            TierSpec { kind: TierKind::FsDax { path: "/x".into(), limit: 16 << 20 }, ratio: 16 }
+            TierSpec { kind: TierKind::FsDax { path: "/x".into(), limit: Some(16 << 20) }, ratio: 16 }
         );
         let s = Spec::parse(
             "KIND:DRAM,RATIO:1;KIND:FS_DAX,PATH:/p,RATIO:1;KIND:KMEM_DAX,RATIO:1;POLICY:DYNAMIC_THRESHOLD",

@@ -112,7 +112,7 @@ fn tier_kind(i: usize, kind: &TierKind) -> Result<(Kind, bool), SpecError> {
             Ok((k, false))
         }
         TierKind::FsDax { path, limit } => {
-            let k = Kind::pmem(&PmemConfig::new(path, *limit))
+            let k = Kind::pmem(&PmemConfig { max_size: *limit, ..PmemConfig::new(path) })
                 .map_err(|e| fail(format!("cannot create a file-backed kind in {}: {e}", path.display())))?;
             Ok((k, true))
         }

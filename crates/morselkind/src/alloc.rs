@@ -83,9 +83,9 @@ impl KindAlloc {
     /// use morselkind::{Error, Kind, KindAlloc, PmemConfig};
     ///
     /// static IN_TMP: KindAlloc =
-    ///     KindAlloc::with_init(|| Kind::pmem(&PmemConfig::new(&std::env::temp_dir(), 0)));
+    ///     KindAlloc::with_init(|| Kind::pmem(&PmemConfig::new(&std::env::temp_dir())));
     /// static MISSING: KindAlloc =
-    ///     KindAlloc::with_init(|| Kind::pmem(&PmemConfig::new(Path::new("/no/such/dir"), 0)));
+    ///     KindAlloc::with_init(|| Kind::pmem(&PmemConfig::new(Path::new("/no/such/dir"))));
     ///
     /// let b = Box::new_in(42u64, &IN_TMP);
     /// assert_eq!(Kind::detect((&*b as *const u64).cast()), IN_TMP.kind());

@@ -28,24 +28,41 @@ pub enum UsagePolicy {
 pub struct PmemConfig<'a> {
     /// The directory for the kind's unlinked file.
     pub dir: &'a Path,
-    /// Most bytes the kind may hold (0: limited only by the filesystem; else ≥ 16 MiB).
-    pub max_size: usize,
+    /// Most bytes the kind may hold, at least [`PMEM_MIN_SIZE`] (`None`: only the filesystem
+    /// limits it). memkind's C API says no limit with 0; here `Some(0)` is a limit below the
+    /// minimum, [`Error::Invalid`] as any other.
+    pub max_size: Option<usize>,
     /// When unused memory goes back.
     pub policy: UsagePolicy,
 }
 
 impl<'a> PmemConfig<'a> {
-    /// A configuration with the default policy.
+    /// A kind in `dir` with no size limit (only the filesystem limits it) and the default
+    /// policy.
     ///
     /// ```
-    /// use morselkind::{PmemConfig, UsagePolicy, PMEM_MIN_SIZE};
+    /// use morselkind::{PmemConfig, UsagePolicy};
     ///
     /// let dir = std::env::temp_dir();
-    /// let config = PmemConfig { policy: UsagePolicy::Conservative, ..PmemConfig::new(&dir, PMEM_MIN_SIZE) };
-    /// assert_eq!(config.max_size, 16 << 20);
+    /// let config = PmemConfig { policy: UsagePolicy::Conservative, ..PmemConfig::new(&dir) };
+    /// assert_eq!(config.max_size, None);
     /// ```
-    pub fn new(dir: &'a Path, max_size: usize) -> PmemConfig<'a> {
-        PmemConfig { dir, max_size, policy: UsagePolicy::Default }
+    pub fn new(dir: &'a Path) -> PmemConfig<'a> {
+        PmemConfig { dir, max_size: None, policy: UsagePolicy::Default }
+    }
+
+    /// A kind in `dir` holding at most `max_size` bytes (at least [`PMEM_MIN_SIZE`]), with the
+    /// default policy.
+    ///
+    /// ```
+    /// use morselkind::{PmemConfig, PMEM_MIN_SIZE};
+    ///
+    /// let dir = std::env::temp_dir();
+    /// let config = PmemConfig::limited(&dir, PMEM_MIN_SIZE);
+    /// assert_eq!(config.max_size, Some(16 << 20));
+    /// ```
+    pub fn limited(dir: &'a Path, max_size: usize) -> PmemConfig<'a> {
+        PmemConfig { max_size: Some(max_size), ..PmemConfig::new(dir) }
     }
 }
 
@@ -53,7 +70,7 @@ impl Kind {
     /// Creates a PMEM kind: memory from an unlinked temporary file in `config.dir`, used as
     /// volatile memory. Nothing is ever left in the directory.
     ///
-    /// A size limit other than 0 below [`PMEM_MIN_SIZE`] is [`Error::Invalid`]; a directory
+    /// A size limit below [`PMEM_MIN_SIZE`] is [`Error::Invalid`]; a directory
     /// that cannot hold a file is [`Error::Directory`] with the errno (both are memkind's
     /// `MEMKIND_ERROR_INVALID`). A directory that is not on a DAX filesystem works too: the
     /// kind's memory is then the page cache of an ordinary file.
@@ -62,7 +79,7 @@ impl Kind {
     /// use morselkind::{Kind, PmemConfig};
     ///
     /// let dir = std::env::temp_dir();
-    /// let kind = Kind::pmem(&PmemConfig::new(&dir, 64 << 20))?; // at most 64 MiB
+    /// let kind = Kind::pmem(&PmemConfig::limited(&dir, 64 << 20))?; // at most 64 MiB
     /// let p = kind.malloc(1 << 20)?;
     /// assert_eq!(Kind::detect(p.as_ptr()), Some(kind));
     /// // SAFETY: `p` is this kind's and is not used again; nothing else uses the kind.
@@ -73,10 +90,10 @@ impl Kind {
     /// # Ok::<(), morselkind::Error>(())
     /// ```
     pub fn pmem(config: &PmemConfig<'_>) -> Result<Kind> {
-        if config.max_size != 0 && config.max_size < PMEM_MIN_SIZE {
+        if let Some(size) = config.max_size.filter(|&s| s < PMEM_MIN_SIZE) {
             crate::log::error(|l| {
                 l.s(b"Cannot create pmem: invalid size: ")
-                    .n(config.max_size as u64)
+                    .n(size as u64)
                     .s(b" - size must be equal 0 or greater than or equal to MEMKIND_PMEM_MIN_SIZE");
             });
             return Err(Error::Invalid);
@@ -95,11 +112,7 @@ impl Kind {
         };
         Kind::create(KindSpec {
             source,
-            config: ProviderConfig {
-                limit: (config.max_size != 0).then_some(config.max_size),
-                hog: m.env.hog_memory(),
-                ..Default::default()
-            },
+            config: ProviderConfig { limit: config.max_size, hog: m.env.hog_memory(), ..Default::default() },
             dirty_decay: Some(dirty_decay),
         })
     }
@@ -125,7 +138,7 @@ impl Kind {
         // (every allocation fails with ENOMEM); so do we, never touching such a region.
         Kind::create(KindSpec {
             source: Source::anon(),
-            config: ProviderConfig { fixed: Some((start, end)), ..Default::default() },
+            config: ProviderConfig { fixed: Some(start..end), ..Default::default() },
             dirty_decay: None,
         })
     }

@@ -13,7 +13,7 @@ use std::fmt;
 /// use morselkind::{Error, Kind, PmemConfig};
 /// use std::path::Path;
 ///
-/// let e = Kind::pmem(&PmemConfig::new(Path::new("/no/such/directory"), 0)).unwrap_err();
+/// let e = Kind::pmem(&PmemConfig::new(Path::new("/no/such/directory"))).unwrap_err();
 /// assert_eq!(e, Error::Directory(libc::ENOENT));
 /// assert_eq!(e.code(), -13); // MEMKIND_ERROR_INVALID, as memkind says
 /// assert_eq!(e.os_errno(), Some(libc::ENOENT));

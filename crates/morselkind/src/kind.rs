@@ -23,7 +23,7 @@ use crate::error::{Error, Result};
 use crate::je;
 use crate::machine::machine;
 use crate::meta::MetaBox;
-use crate::provider::{KindSpec, MorselLayout, Provider};
+use crate::provider::{KindSpec, MorselLayout, MorselTotals, Provider};
 use crate::statics::{StaticKind, NUM_STATIC};
 
 /// Entries in the kind table, static kinds included (memkind's `MEMKIND_MAX_KIND`).
@@ -529,7 +529,7 @@ impl Kind {
     /// ```
     /// use morselkind::{Kind, PmemConfig};
     ///
-    /// let kind = Kind::pmem(&PmemConfig::new(&std::env::temp_dir(), 0))?;
+    /// let kind = Kind::pmem(&PmemConfig::new(&std::env::temp_dir()))?;
     /// let p = kind.malloc(8 << 20)?;
     /// morselkind::update_cached_stats();
     /// assert!(kind.stats().allocated >= 8 << 20);
@@ -551,9 +551,10 @@ impl Kind {
         })
     }
 
-    /// Morsels mapped, and bytes of address space they span.
-    pub fn morsels(self) -> (usize, usize) {
-        self.provider().map_or((0, 0), |p| (p.morsels(), p.mapped()))
+    /// Morsels mapped, and bytes of address space they span (none for a kind not made yet).
+    pub fn morsels(self) -> MorselTotals {
+        self.provider()
+            .map_or_else(MorselTotals::default, |p| MorselTotals { count: p.morsels(), mapped: p.mapped() })
     }
 
     /// Where every morsel of the kind lies, oldest first.
@@ -600,8 +601,8 @@ impl Kind {
         }
         let p = self.provider().ok_or(Error::Invalid)?;
         let c = p.config();
-        if let Some((start, end)) = c.fixed {
-            return Ok(end - start);
+        if let Some(r) = &c.fixed {
+            return Ok(r.len());
         }
         if let Some(limit) = c.limit {
             return Ok(limit);

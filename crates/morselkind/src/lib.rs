@@ -12,7 +12,7 @@
 //! assert_eq!(Kind::detect(v.as_ptr().cast()), Some(Kind::DEFAULT));
 //!
 //! // File-backed memory in a directory, limited to 32 MiB; nothing is left on disk.
-//! let pmem = Kind::pmem(&PmemConfig::new(&std::env::temp_dir(), 32 << 20)).unwrap();
+//! let pmem = Kind::pmem(&PmemConfig::limited(&std::env::temp_dir(), 32 << 20)).unwrap();
 //! let p = pmem.malloc(4096).unwrap();
 //! assert_eq!(Kind::detect(p.as_ptr()), Some(pmem));
 //! unsafe {
@@ -115,7 +115,7 @@ pub fn dir_is_dax(dir: &std::path::Path) -> bool {
     use std::os::unix::ffi::OsStrExt;
     std::ffi::CString::new(dir.as_os_str().as_bytes()).is_ok_and(|c| morsel::sys::dir_supports_map_sync(&c))
 }
-pub use provider::{KindSpec, MorselLayout, Placement, Placements, ProviderConfig, MAX_NODES};
+pub use provider::{KindSpec, MorselLayout, MorselTotals, Placement, Placements, ProviderConfig, MAX_NODES};
 pub use share::{
     Access, Attachment, ShareRecord, SharedConfig, SHARE_MAGIC, SHARE_MAX_SIZE, SHARE_READ_ONLY,
     SHARE_VERSION,

@@ -16,6 +16,7 @@
 //! jemalloc. It never touches the Rust global allocator either: bookkeeping lives in `MetaAlloc`.
 
 use std::ffi::c_void;
+use std::ops::Range;
 use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering};
 
 use morsel::lock::{Lock, LockGuard};
@@ -85,8 +86,8 @@ pub struct ProviderConfig {
     pub hog: bool,
     /// Populate extents when they are committed, in one batched call.
     pub eager: bool,
-    /// A caller's region `[start, end)` to carve instead of morsels.
-    pub fixed: Option<(usize, usize)>,
+    /// A caller's region (its addresses, `start..end`) to carve instead of morsels.
+    pub fixed: Option<Range<usize>>,
     /// One morsel for the whole `limit` (rounded up to 2 MiB), mapped when the kind is made,
     /// at a place other processes can map too: a kind shared with them (see `crate::share`).
     pub window: bool,
@@ -103,6 +104,15 @@ pub struct MorselLayout {
     pub offset: u64,
     /// The size of its order, to which its address and offset are aligned.
     pub order_size: usize,
+}
+
+/// How many morsels a kind has mapped, and what they span ([`crate::Kind::morsels`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct MorselTotals {
+    /// Morsels mapped.
+    pub count: usize,
+    /// Bytes of address space they span.
+    pub mapped: usize,
 }
 
 /// What a kind is made of: a provider's source and configuration, and its arenas' decay.
@@ -271,8 +281,8 @@ impl Provider {
             MetaAlloc,
         );
         // A NULL or empty region (which memkind accepts) is never carved: the kind serves nothing.
-        if let Some((start, end)) = provider.config.fixed.filter(|&(s, e)| s != 0 && e > s) {
-            provider.add_fixed(start, end)?;
+        if let Some(r) = provider.config.fixed.clone().filter(|r| r.start != 0 && !r.is_empty()) {
+            provider.add_fixed(r.start, r.end)?;
         }
         if provider.config.window {
             provider.add_window()?;

@@ -1,8 +1,8 @@
 //! Basic heap behaviour of DEFAULT, PMEM and FIXED kinds.
 
-use morselkind::{Error, Kind, PmemConfig};
+use morselkind::{Error, Kind, PmemConfig, PMEM_MIN_SIZE};
 use std::path::PathBuf;
-use test_support::fs::scratch_dir;
+use test_support::fs::{scratch_dir, TestDir};
 
 fn pmem_dir() -> PathBuf {
     scratch_dir(&std::env::temp_dir(), "morselkind-basics")
@@ -36,7 +36,7 @@ fn default_kind_round_trip() {
 #[test]
 fn pmem_limit_enomem_then_serves_again() {
     let dir = pmem_dir();
-    let k = Kind::pmem(&PmemConfig::new(&dir, 32 << 20)).unwrap();
+    let k = Kind::pmem(&PmemConfig::limited(&dir, 32 << 20)).unwrap();
     let mut blocks = Vec::new();
     loop {
         match k.malloc(1 << 20) {
@@ -61,6 +61,26 @@ fn pmem_limit_enomem_then_serves_again() {
     }
     assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 0);
     std::fs::remove_dir(&dir).unwrap();
+}
+
+#[test]
+fn pmem_limit_below_the_minimum_is_invalid_and_none_is_unlimited() {
+    let scratch = TestDir::new(&std::env::temp_dir(), "morselkind-basics-limit");
+    let dir = scratch.path();
+    for size in [0, 1, PMEM_MIN_SIZE - 1] {
+        assert_eq!(Kind::pmem(&PmemConfig::limited(dir, size)).unwrap_err(), Error::Invalid, "{size}");
+    }
+    let k = Kind::pmem(&PmemConfig::new(dir)).unwrap();
+    assert!(!k.is_limited());
+    let p = k.malloc(4 << 20).unwrap();
+    let totals = k.morsels();
+    assert!(totals.count >= 1 && totals.mapped >= 4 << 20, "{totals:?}");
+    // SAFETY: a block of this test's own kind, not used again.
+    unsafe {
+        k.free(p);
+        k.destroy().unwrap();
+    }
+    assert!(scratch.entries().is_empty(), "{:?}", scratch.entries());
 }
 
 #[test]

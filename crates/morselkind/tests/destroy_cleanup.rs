@@ -100,14 +100,20 @@ impl Space {
 /// the mappings and the file blocks are there, destroys the kind (after freeing everything, or
 /// with everything still allocated), and checks that all of it is gone. Returns the free space
 /// seen on the way.
-fn create_use_destroy(root: &Path, name: &str, limit: usize, total: usize, free_first: bool) -> Space {
+fn create_use_destroy(
+    root: &Path,
+    name: &str,
+    limit: Option<usize>,
+    total: usize,
+    free_first: bool,
+) -> Space {
     let dir = test_dir(root, name);
     let mut maps = Maps::new();
     let fds_before = fd_links();
     let before = free_bytes(&dir);
 
-    let kind = Kind::pmem(&PmemConfig::new(&dir, limit)).unwrap();
-    assert_eq!(kind.is_limited(), limit != 0);
+    let kind = Kind::pmem(&PmemConfig { max_size: limit, ..PmemConfig::new(&dir) }).unwrap();
+    assert_eq!(kind.is_limited(), limit.is_some());
     let block = 4 * MIB;
     let mut blocks: Vec<NonNull<u8>> = (0..total / block).map(|_| kind.malloc(block).unwrap()).collect();
     let small: Vec<NonNull<u8>> = (1..200).map(|i| kind.malloc(i * 8).unwrap()).collect();
@@ -135,7 +141,11 @@ fn create_use_destroy(root: &Path, name: &str, limit: usize, total: usize, free_
         blocks.iter().chain(&small).map(|p| p.as_ptr() as usize & !(MORSEL - 1)).collect();
     morsels.sort_unstable();
     morsels.dedup();
-    assert!(!morsels.is_empty() && morsels.len() <= kind.morsels().0, "{morsels:x?} vs {:?}", kind.morsels());
+    assert!(
+        !morsels.is_empty() && morsels.len() <= kind.morsels().count,
+        "{morsels:x?} vs {:?}",
+        kind.morsels()
+    );
     maps.read();
     for &p in blocks.iter().chain(&small) {
         let line =
@@ -205,7 +215,14 @@ const SHARED_ROOT: &str = "/var/tmp";
 /// Runs the create/use/destroy cycle on `root` until one run shows the filesystem's blocks back
 /// (other users of the filesystem may blur a run). Where `exact`, failing every time is a leak;
 /// on the shared filesystem it is only reported.
-fn blocks_come_back(root: &Path, exact: bool, name: &str, limit: usize, total: usize, free_first: bool) {
+fn blocks_come_back(
+    root: &Path,
+    exact: bool,
+    name: &str,
+    limit: Option<usize>,
+    total: usize,
+    free_first: bool,
+) {
     let slack = if exact { 2 * MIB } else { 8 * MIB };
     let mut runs = Vec::new();
     for _ in 0..4 {
@@ -226,7 +243,7 @@ fn blocks_come_back(root: &Path, exact: bool, name: &str, limit: usize, total: u
     eprintln!("{name}: {} was never quiet enough to check its free blocks: {runs:?}", root.display());
 }
 
-fn destroy_leaves_nothing(name: &str, limit: usize, total: usize, free_first: bool) {
+fn destroy_leaves_nothing(name: &str, limit: Option<usize>, total: usize, free_first: bool) {
     let _s = serial();
     let exact = Path::new(EXACT_ROOT);
     if free_bytes(exact) >= 4 * total {
@@ -239,29 +256,29 @@ fn destroy_leaves_nothing(name: &str, limit: usize, total: usize, free_first: bo
 
 #[test]
 fn destroy_unlimited_with_live_allocations_leaves_nothing() {
-    destroy_leaves_nothing("cleanup-unlimited-live", 0, 256 * MIB, false);
+    destroy_leaves_nothing("cleanup-unlimited-live", None, 256 * MIB, false);
 }
 
 #[test]
 fn destroy_unlimited_after_freeing_leaves_nothing() {
-    destroy_leaves_nothing("cleanup-unlimited-freed", 0, 256 * MIB, true);
+    destroy_leaves_nothing("cleanup-unlimited-freed", None, 256 * MIB, true);
 }
 
 #[test]
 fn destroy_limited_with_live_allocations_leaves_nothing() {
-    destroy_leaves_nothing("cleanup-limited-live", 32 * MIB, 24 * MIB, false);
+    destroy_leaves_nothing("cleanup-limited-live", Some(32 * MIB), 24 * MIB, false);
 }
 
 #[test]
 fn destroy_limited_after_freeing_leaves_nothing() {
-    destroy_leaves_nothing("cleanup-limited-freed", 32 * MIB, 24 * MIB, true);
+    destroy_leaves_nothing("cleanup-limited-freed", Some(32 * MIB), 24 * MIB, true);
 }
 
 #[test]
 fn destroy_then_create_reuses_the_table_entry() {
     let _s = serial();
     let dir = test_dir(Path::new(SHARED_ROOT), "cleanup-reuse");
-    let k1 = Kind::pmem(&PmemConfig::new(&dir, 0)).unwrap();
+    let k1 = Kind::pmem(&PmemConfig::new(&dir)).unwrap();
     let index = k1.index();
     let generation = k1.generation();
     assert_eq!(Kind::from_index(index), Some(k1));
@@ -276,7 +293,7 @@ fn destroy_then_create_reuses_the_table_entry() {
     // SAFETY: destroying twice is refused, not undefined.
     assert_eq!(unsafe { k1.destroy() }, Err(Error::Invalid));
 
-    let k2 = Kind::pmem(&PmemConfig::new(&dir, 32 * MIB)).unwrap();
+    let k2 = Kind::pmem(&PmemConfig::limited(&dir, 32 * MIB)).unwrap();
     assert_eq!(k2.index(), index, "a new kind did not take the freed entry");
     assert_eq!(k2, k1);
     assert!(k2.generation() != generation && k2.is_live() && k2.is_limited());

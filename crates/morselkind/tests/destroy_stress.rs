@@ -188,7 +188,7 @@ fn destroying_kinds_while_workers_cache_their_blocks() {
     let fds_start = fd_count();
     let stop = Arc::new(AtomicBool::new(false));
 
-    let own: Vec<Kind> = (0..WORKERS).map(|_| Kind::pmem(&PmemConfig::new(&dir, 0)).unwrap()).collect();
+    let own: Vec<Kind> = (0..WORKERS).map(|_| Kind::pmem(&PmemConfig::new(&dir)).unwrap()).collect();
     let mut senders = Vec::new();
     let mut handles = Vec::new();
     for (id, &kind) in own.iter().enumerate() {
@@ -213,8 +213,8 @@ fn destroying_kinds_while_workers_cache_their_blocks() {
                     break;
                 }
                 let t0 = Instant::now();
-                let limit = if round % 2 == 0 { 0 } else { 64 << 20 };
-                let k = Kind::pmem(&PmemConfig::new(&dir, limit)).unwrap();
+                let max_size = if round % 2 == 0 { None } else { Some(64 << 20) };
+                let k = Kind::pmem(&PmemConfig { max_size, ..PmemConfig::new(&dir) }).unwrap();
                 // Every round's K takes the entry the last one freed.
                 assert_eq!(*index.get_or_insert(k.index()), k.index(), "round {round}");
                 let mut blocks: Vec<Block> = (0..BLOCKS)

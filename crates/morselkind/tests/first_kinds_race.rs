@@ -40,7 +40,7 @@ fn race() {
             let (barrier, dir) = (&barrier, &dir);
             s.spawn(move || {
                 barrier.wait();
-                let k = Kind::pmem(&PmemConfig::new(dir, 64 << 20)).unwrap();
+                let k = Kind::pmem(&PmemConfig::limited(dir, 64 << 20)).unwrap();
                 let mut blocks = Vec::new();
                 for i in 0..200 {
                     let size = 16 + (i % 50) * 97;

@@ -77,7 +77,7 @@ fn child_has_its_own_copy_of_a_pmem_kind() {
     let _s = serial();
     let dir = test_dir("copy");
     let fds_before = fd_count();
-    let kind = Kind::pmem(&PmemConfig::new(&dir, 0)).unwrap();
+    let kind = Kind::pmem(&PmemConfig::new(&dir)).unwrap();
     let (big_block, small_block) = (kind.malloc(BIG).unwrap(), kind.malloc(SMALL).unwrap());
     let (big, small) = (big_block.as_ptr(), small_block.as_ptr());
     // SAFETY: both blocks are ours and that long.
@@ -158,8 +158,8 @@ fn child_has_its_own_copy_of_a_pmem_kind() {
 fn fork_during_kind_churn_does_not_deadlock_the_child() {
     let _s = serial();
     let dir = test_dir("churn");
-    let shared = Kind::pmem(&PmemConfig::new(&dir, 0)).unwrap();
-    let limited = Kind::pmem(&PmemConfig::new(&dir, 32 << 20)).unwrap();
+    let shared = Kind::pmem(&PmemConfig::new(&dir)).unwrap();
+    let limited = Kind::pmem(&PmemConfig::limited(&dir, 32 << 20)).unwrap();
     let stop = Arc::new(AtomicBool::new(false));
     let rounds = Arc::new(AtomicUsize::new(0));
     let mut threads = Vec::new();
@@ -168,7 +168,7 @@ fn fork_during_kind_churn_does_not_deadlock_the_child() {
         let (stop, rounds, dir) = (stop.clone(), rounds.clone(), dir.clone());
         threads.push(std::thread::spawn(move || {
             while !stop.load(Ordering::Relaxed) {
-                let k = Kind::pmem(&PmemConfig::new(&dir, 0)).unwrap();
+                let k = Kind::pmem(&PmemConfig::new(&dir)).unwrap();
                 let blocks: Vec<_> = (0..32).map(|i| k.malloc(64 << (i % 12)).unwrap()).collect();
                 for b in blocks {
                     // SAFETY: blocks of `k`, freed once.
@@ -243,7 +243,7 @@ fn fork_during_kind_churn_does_not_deadlock_the_child() {
             // Kinds can still be made and destroyed: no registry lock left held, and no busy
             // window of a vanished thread waited for (every dynamic kind goes, the one the
             // churning thread was using at the fork included).
-            let Ok(k) = Kind::pmem(&PmemConfig::new(&child_dir, 0)) else { return 20 };
+            let Ok(k) = Kind::pmem(&PmemConfig::new(&child_dir)) else { return 20 };
             let Ok(b) = k.malloc(100_000) else { return 21 };
             // SAFETY: ours, freed once; nothing of the kinds is used after their destruction.
             unsafe {

@@ -14,7 +14,7 @@ static INIT_CALLS: AtomicUsize = AtomicUsize::new(0);
 
 fn init() -> morselkind::Result<Kind> {
     INIT_CALLS.fetch_add(1, Ordering::Relaxed);
-    Kind::pmem(&PmemConfig::new(Path::new("/nonexistent/morselkind-test"), 0))
+    Kind::pmem(&PmemConfig::new(Path::new("/nonexistent/morselkind-test")))
 }
 
 #[global_allocator]

@@ -8,7 +8,7 @@ use std::path::Path;
 use morselkind::{Kind, KindAlloc, PmemConfig};
 
 #[global_allocator]
-static A: KindAlloc = KindAlloc::with_init(|| Kind::pmem(&PmemConfig::new(Path::new("/var/tmp"), 0)));
+static A: KindAlloc = KindAlloc::with_init(|| Kind::pmem(&PmemConfig::new(Path::new("/var/tmp"))));
 
 fn the_kind() -> Kind {
     let k = A.kind().expect("the global allocator's kind was made");
@@ -68,7 +68,7 @@ fn the_whole_program_runs_on_a_pmem_kind() {
     );
     let committed = kind.committed();
     let file = kind.source().unwrap().file_bytes();
-    let (morsels, mapped) = kind.morsels();
+    let morselkind::MorselTotals { count: morsels, mapped } = kind.morsels();
     eprintln!(
         "PMEM kind {kind:?}: allocated {after} B (+{}), committed {committed} B, file {file} B, \
          {morsels} morsels over {mapped} B",

@@ -78,7 +78,7 @@ fn eager_population_removes_faults() {
 #[test]
 fn morsels_are_naturally_aligned_in_address_and_file_offset() {
     let dir = std::env::temp_dir();
-    let k = Kind::pmem(&PmemConfig::new(&dir, 0)).unwrap();
+    let k = Kind::pmem(&PmemConfig::new(&dir)).unwrap();
     let mut blocks = Vec::new();
     for size in [100usize, 5000, 3 << 20, 1 << 30, 1100 << 20] {
         blocks.push(k.malloc(size).unwrap());
@@ -107,7 +107,7 @@ fn pmem_dir(name: &str) -> PathBuf {
 #[test]
 fn pmem_kinds_pack_tightly() {
     let dir = pmem_dir("pack");
-    let k16 = Kind::pmem(&PmemConfig::new(&dir, 16 << 20)).unwrap();
+    let k16 = Kind::pmem(&PmemConfig::limited(&dir, 16 << 20)).unwrap();
     let mut n = 0;
     let mut blocks = Vec::new();
     while let Ok(p) = k16.malloc(1 << 20) {
@@ -126,7 +126,7 @@ fn pmem_kinds_pack_tightly() {
     // SAFETY: blocks of this test's own kinds, live until freed here; writes stay in bounds.
     unsafe { k16.destroy().unwrap() };
 
-    let k64 = Kind::pmem(&PmemConfig::new(&dir, 64 << 20)).unwrap();
+    let k64 = Kind::pmem(&PmemConfig::limited(&dir, 64 << 20)).unwrap();
     let mut held = 0usize;
     while let Ok(p) = k64.malloc(4000) {
         blocks.push(p);
@@ -151,7 +151,7 @@ fn pmem_kinds_pack_tightly() {
 #[test]
 fn file_kinds_leave_random_advice_when_they_grow() {
     let dir = pmem_dir("advice");
-    let k = Kind::pmem(&PmemConfig::new(&dir, 0)).unwrap();
+    let k = Kind::pmem(&PmemConfig::new(&dir)).unwrap();
     let mut blocks = vec![k.malloc(64 << 10).unwrap()];
     let (start, end) = morsel_span(k);
     assert!(smaps_flag(start, end, "rr"), "a fresh file kind maps with MADV_RANDOM (VmFlags rr)");
@@ -175,7 +175,7 @@ fn file_kinds_leave_random_advice_when_they_grow() {
 #[test]
 fn file_kinds_allocate_blocks_without_prefaulting() {
     let dir = pmem_dir("noprefault");
-    let k = Kind::pmem(&PmemConfig::new(&dir, 0)).unwrap();
+    let k = Kind::pmem(&PmemConfig::new(&dir)).unwrap();
     let warm = k.malloc(2 << 20).unwrap(); // past the small-kind stage
     let len = 64 << 20;
     let p = k.malloc(len).unwrap();

@@ -336,8 +336,8 @@ fn run_case(kinds: &[Kind; NKINDS], ops: &[Op]) -> Result<(), String> {
 #[test]
 fn heap_calls_follow_the_model() {
     let dir: PathBuf = test_support::fs::scratch_dir(&std::env::temp_dir(), "morselkind-model");
-    let pmem = Kind::pmem(&PmemConfig::new(&dir, 0)).expect("unlimited PMEM kind");
-    let limited = Kind::pmem(&PmemConfig::new(&dir, LIMIT)).expect("32 MiB PMEM kind");
+    let pmem = Kind::pmem(&PmemConfig::new(&dir)).expect("unlimited PMEM kind");
+    let limited = Kind::pmem(&PmemConfig::limited(&dir, LIMIT)).expect("32 MiB PMEM kind");
     let kinds = [Kind::DEFAULT, pmem, limited];
     assert!(pmem != Kind::DEFAULT && limited != pmem);
     assert!(limited.is_limited() && !pmem.is_limited());
