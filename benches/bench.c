@@ -28,6 +28,24 @@
  *       one thread alone and two threads at once; prints 2-thread throughput
  *       over 1-thread throughput, ns1= (ns per pair, one thread) and ns2= (ns
  *       per pair per thread, two threads).
+ *   bench scale  -k KIND -t THREADS -n TOTAL [-d DIR]
+ *       the pairs workload with TOTAL pairs split evenly over THREADS threads
+ *       (each its own working set; with -k pmem they share one PMEM kind), all
+ *       started at once, however many cores there are, each after as many untimed
+ *       pairs of its own (so every thread's working set has reached its steady
+ *       footprint: a thread of 64 runs 1/64 of the pairs, and the first touch of
+ *       its pages would otherwise weigh 64 times as much per pair); prints CPU ns per pair
+ *       (the threads' CPU time / all pairs: with more threads than cores, wall
+ *       time only says how the cores were shared, CPU time says what a pair
+ *       costs, lock waits and spinning included), wall= (ns per pair, wall time
+ *       / all pairs) and live= (bytes the kind still counts as allocated once
+ *       every thread has freed its blocks and exited: 0 when nothing is lost;
+ *       not measured for DEFAULT, which the C library's own start-up may use).
+ *   bench kchurn -t THREADS -s SECONDS -d DIR
+ *       THREADS threads at once, each running memkind_create_pmem / 100
+ *       mallocs+frees / memkind_destroy_kind cycles for SECONDS; prints CPU
+ *       microseconds per cycle (the threads' CPU time / all cycles), cycles=,
+ *       failed= (failed calls), fdleak= and dirleft=.
  *   bench churn  -d DIR -s SECONDS
  *       memkind_create_pmem / 100 mallocs+frees / memkind_destroy_kind cycles
  *       for SECONDS while two threads allocate from MEMKIND_DEFAULT; prints
@@ -264,6 +282,7 @@ typedef struct {
     atomic_int *stop; /* churn's background threads: run until set */
     long done;
     double wall_null; /* -M: wall seconds of the rounds that freed with NULL */
+    long warm;        /* scale: untimed pairs before the timed ones */
 } pairs_arg;
 
 /* -M: rounds of this many pairs alternate free(kind, p) and free(NULL, p) in one process. */
@@ -332,6 +351,8 @@ static void *pairs_thread(void *varg)
     pairs_arg *a = varg;
     working_set w;
     ws_fill(&w, a->kind, a->id); /* untimed warm-up */
+    for (long i = 0; i < a->warm; i++)
+        ws_pair(&w, a->kind, a->free_kind);
     if (a->start)
         pthread_barrier_wait(a->start);
     timed_start(&a->time);
@@ -503,8 +524,8 @@ static int churn_cycle(uint64_t *seed)
     int failed = 0;
     int err = memkind_create_pmem(opt.dir, 0, &k);
     if (err) {
-        static int said;
-        if (!said++) {
+        static atomic_int said; /* kchurn runs cycles on many threads */
+        if (!atomic_fetch_add(&said, 1)) {
             char msg[MEMKIND_ERROR_MESSAGE_SIZE];
             memkind_error_message(err, msg, sizeof msg);
             fprintf(stderr, "%s: churn: first failed memkind_create_pmem: %d: %s\n", prog, err, msg);
@@ -527,8 +548,8 @@ static int churn_cycle(uint64_t *seed)
     }
     err = memkind_destroy_kind(k);
     if (err) {
-        static int said;
-        if (!said++)
+        static atomic_int said;
+        if (!atomic_fetch_add(&said, 1))
             fprintf(stderr, "%s: churn: first failed memkind_destroy_kind: %d\n", prog, err);
         failed++;
     }
@@ -649,6 +670,120 @@ static int run_shared(void)
     return 0;
 }
 
+/* ------------------------------------------------------------------ scale */
+
+/* Bytes `kind` counts as allocated (memkind_get_stat after a refresh), or -1 where unknown. */
+static long kind_allocated(memkind_t kind)
+{
+    size_t v = 0;
+    if (memkind_update_cached_stats() || memkind_get_stat(kind, MEMKIND_STAT_TYPE_ALLOCATED, &v))
+        return -1;
+    return (long)v;
+}
+
+static int run_scale(void)
+{
+    if (opt.threads < 1 || opt.threads > MAX_THREADS)
+        die("bad thread count %d", opt.threads);
+    long per = opt.iters / opt.threads;
+    if (per < 1)
+        die("scale needs at least one pair per thread");
+    memkind_t kind = open_kind();
+    pthread_barrier_t start;
+    pthread_barrier_init(&start, NULL, (unsigned)opt.threads + 1);
+    pthread_t th[MAX_THREADS];
+    pairs_arg args[MAX_THREADS];
+    timed *times[MAX_THREADS];
+    for (int t = 0; t < opt.threads; t++) {
+        args[t] = (pairs_arg){.start = &start, .kind = kind, .free_kind = kind, .iters = per, .id = t, .warm = per};
+        times[t] = &args[t].time;
+        if (pthread_create(&th[t], NULL, pairs_thread, &args[t]))
+            die("pthread_create failed");
+    }
+    pthread_barrier_wait(&start);
+    double wall, cpu;
+    join_timed(th, times, opt.threads, &wall, &cpu);
+    pthread_barrier_destroy(&start);
+    long done = 0;
+    for (int t = 0; t < opt.threads; t++)
+        done += args[t].done;
+    if (done != per * opt.threads)
+        die("%ld pairs done of %ld", done, per * opt.threads);
+    /* Every thread has freed its blocks and exited (its cache went back with it). */
+    long live = kind == MEMKIND_DEFAULT || kind == MALLOC_KIND ? 0 : kind_allocated(kind);
+    close_kind(kind);
+    check_dir_empty();
+    double pairs = (double)done;
+    printf("%.3f wall=%.3f live=%ld\n", cpu * 1e9 / pairs, wall * 1e9 / pairs, live);
+    return 0;
+}
+
+/* ----------------------------------------------------------------- kchurn */
+
+typedef struct {
+    pthread_barrier_t *start;
+    int id;
+    double end;
+    long cycles, failed;
+    timed time;
+} kchurn_arg;
+
+static void *kchurn_thread(void *varg)
+{
+    kchurn_arg *a = varg;
+    uint64_t seed = 0x9E3779B97F4A7C15ULL * (uint64_t)(a->id + 7);
+    pthread_barrier_wait(a->start);
+    timed_start(&a->time);
+    while (now_s() < a->end) {
+        int f = churn_cycle(&seed);
+        a->failed += f;
+        if (!f)
+            a->cycles++;
+    }
+    timed_stop(&a->time);
+    return NULL;
+}
+
+static int run_kchurn(void)
+{
+    if (!opt.dir)
+        die("kchurn needs -d DIR");
+    if (opt.threads < 1 || opt.threads > MAX_THREADS)
+        die("bad thread count %d", opt.threads);
+    uint64_t seed = 42;
+    if (churn_cycle(&seed)) /* untimed: lets lazy initialisation open what it opens */
+        die("the warm-up create/use/destroy cycle failed");
+    int fds0 = count_fds();
+    pthread_barrier_t start;
+    pthread_barrier_init(&start, NULL, (unsigned)opt.threads + 1);
+    pthread_t th[MAX_THREADS];
+    kchurn_arg args[MAX_THREADS];
+    timed *times[MAX_THREADS];
+    double end = now_s() + opt.seconds;
+    for (int t = 0; t < opt.threads; t++) {
+        args[t] = (kchurn_arg){.start = &start, .id = t, .end = end};
+        times[t] = &args[t].time;
+        if (pthread_create(&th[t], NULL, kchurn_thread, &args[t]))
+            die("pthread_create failed");
+    }
+    pthread_barrier_wait(&start);
+    double wall, cpu;
+    join_timed(th, times, opt.threads, &wall, &cpu);
+    pthread_barrier_destroy(&start);
+    long cycles = 0, failed = 0;
+    for (int t = 0; t < opt.threads; t++) {
+        cycles += args[t].cycles;
+        failed += args[t].failed;
+    }
+    int fdleak = count_fds() - fds0;
+    int left = count_dir(opt.dir);
+    printf("%.3f cycles=%ld failed=%ld fdleak=%d dirleft=%d\n", cycles ? cpu * 1e6 / (double)cycles : 0.0,
+           cycles, failed, fdleak, left);
+    if (fdleak || left)
+        die("kchurn left %d descriptor(s) open and %d file(s) in %s", fdleak, left, opt.dir);
+    return 0;
+}
+
 /* ------------------------------------------------------------------- fill */
 
 static int run_fill(void)
@@ -726,12 +861,14 @@ static void usage(void)
 {
     fprintf(stderr,
             "usage: %s pairs  -k default|pmem|huge|malloc -t THREADS -n ITERS [-N|-M] [-d DIR]\n"
+            "       %s scale  -k default|pmem|huge|malloc -t THREADS -n TOTAL [-d DIR]\n"
+            "       %s kchurn -t THREADS -s SECONDS -d DIR\n"
             "       %s churn  -d DIR -s SECONDS\n"
             "       %s shared -d DIR -t THREADS -n ITERS\n"
             "       %s fill   -k default|pmem|huge -p PIECE -T TOTAL [-d DIR]\n"
             "       %s warm   -T TOTAL\n"
             "       %s scaling -k default|pmem|huge -n ITERS [-d DIR]\n",
-            prog, prog, prog, prog, prog, prog);
+            prog, prog, prog, prog, prog, prog, prog, prog);
     exit(2);
 }
 
@@ -763,6 +900,10 @@ int main(int argc, char **argv)
         return run_pairs();
     if (!strcmp(mode, "churn"))
         return run_churn();
+    if (!strcmp(mode, "scale"))
+        return run_scale();
+    if (!strcmp(mode, "kchurn"))
+        return run_kchurn();
     if (!strcmp(mode, "shared"))
         return run_shared();
     if (!strcmp(mode, "fill"))

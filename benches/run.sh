@@ -26,6 +26,8 @@
 #   --iters N               malloc/free pairs per thread and run         [ITERS]
 #   --shared-iters N        pairs per thread in the shared PMEM workload [SHARED_ITERS]
 #   --shared-threads N      threads sharing one PMEM kind                [SHARED_THREADS=8]
+#   --scale-pairs N         pairs in all of a scale run, split over its threads [SCALE_PAIRS]
+#   --kchurn-seconds S      length of each kchurn run                    [KCHURN_SECONDS]
 #   --only REGEX            run only the workloads whose id matches (ids: see --list)
 #   --list                  print the workload ids and exit
 #   --out FILE              where to write the table
@@ -64,8 +66,10 @@ FILL="${FILL:-}"
 ITERS="${ITERS:-}"
 SHARED_ITERS="${SHARED_ITERS:-}"
 SHARED_THREADS="${SHARED_THREADS:-8}"
+SCALE_PAIRS="${SCALE_PAIRS:-}"
+KCHURN_SECONDS="${KCHURN_SECONDS:-}"
 
-usage() { sed -n '4,37s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; exit "${1:-0}"; }
+usage() { sed -n '4,39s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; exit "${1:-0}"; }
 while (($#)); do
     case "$1" in
     --quick) QUICK=1 ;;
@@ -77,6 +81,8 @@ while (($#)); do
     --iters) ITERS="$2"; shift ;;
     --shared-iters) SHARED_ITERS="$2"; shift ;;
     --shared-threads) SHARED_THREADS="$2"; shift ;;
+    --scale-pairs) SCALE_PAIRS="$2"; shift ;;
+    --kchurn-seconds) KCHURN_SECONDS="$2"; shift ;;
     --only) ONLY="$2"; shift ;;
     --list) LIST=1 ;;
     --out) OUT="$2"; shift ;;
@@ -91,10 +97,12 @@ done
 if ((QUICK)); then
     : "${REPS:=3}" "${FILL_REPS:=$REPS}" "${CHURN_SECONDS:=3}" "${FILL:=512M}"
     : "${ITERS:=1000000}" "${SHARED_ITERS:=250000}" "${OUT:=$BENCH/results-quick.md}"
+    : "${SCALE_PAIRS:=1000000}" "${KCHURN_SECONDS:=1}"
     MODE=quick
 else
     : "${REPS:=5}" "${CHURN_SECONDS:=10}" "${FILL:=2G}"
     : "${ITERS:=5000000}" "${SHARED_ITERS:=1000000}" "${OUT:=$BENCH/results.md}"
+    : "${SCALE_PAIRS:=4000000}" "${KCHURN_SECONDS:=3}"
     : "${FILL_REPS:=$((REPS > 7 ? REPS : 7))}"
     MODE=full
 fi
@@ -132,6 +140,19 @@ WORKLOADS=(
 "fill-pmem-64M|first touch $FILL_H in 64 MiB pieces, PMEM on ext4 /var/tmp|GiB/s|higher|fill -k pmem -p 64M -T $FILL -d @DIR@|fill -k pmem -p 64M -T $FILL -d @DIR@|faults:minor faults:lower|dropcaches+warm|$FILL_REPS"
 "fill-pmem-64K|first touch $FILL_H in 64 KiB pieces, PMEM on ext4 /var/tmp|GiB/s|higher|fill -k pmem -p 64K -T $FILL -d @DIR@|fill -k pmem -p 64K -T $FILL -d @DIR@|faults:minor faults:lower|dropcaches+warm|$FILL_REPS"
 )
+# Scale (issue 16): the pairs workload on 1 to 64 threads (on however many cores there are),
+# $SCALE_PAIRS pairs in all split over the threads; CPU time per pair is the figure, since with
+# more threads than cores wall time says only how the cores were shared. Then PMEM kind churn
+# on 1 and 64 threads at once.
+for t in 1 2 8 64; do
+    WORKLOADS+=("scale-default-${t}t|pairs on $t thread(s) at once, DEFAULT, $SCALE_PAIRS pairs in all|CPU ns/pair|lower|scale -k default -t $t -n $SCALE_PAIRS|scale -k default -t $t -n $SCALE_PAIRS|wall:wall ns/pair (all threads' pairs):lower||$REPS")
+done
+for t in 1 2 8 64; do
+    WORKLOADS+=("scale-pmem-${t}t|pairs on $t thread(s) at once sharing one PMEM kind, $SCALE_PAIRS pairs in all|CPU ns/pair|lower|scale -k pmem -t $t -n $SCALE_PAIRS -d @DIR@|scale -k pmem -t $t -n $SCALE_PAIRS -d @DIR@|wall:wall ns/pair (all threads' pairs):lower,live:bytes still allocated in the kind after every thread freed and exited:lower||$REPS")
+done
+for t in 1 64; do
+    WORKLOADS+=("kchurn-${t}t|PMEM create/100 allocs/destroy cycles on $t thread(s) at once, ${KCHURN_SECONDS} s|CPU µs/cycle|lower|kchurn -t $t -s $KCHURN_SECONDS -d @DIR@|kchurn -t $t -s $KCHURN_SECONDS -d @DIR@|cycles:cycles:higher,failed:failed calls:lower||$REPS")
+done
 
 if ((LIST)); then
     for w in "${WORKLOADS[@]}"; do IFS='|' read -r id label _ <<<"$w"; printf '%-24s %s\n' "$id" "$label"; done
@@ -401,6 +422,33 @@ DERIVED="$B/derived.md"
         ratio_rows "DEFAULT $t-thread ns: ours / plain jemalloc (issue 16)" jemalloc-default-${t}t.ours jemalloc-default-${t}t.memkind "≤" 1.10 one
         ratio_rows "PMEM $t-thread ns: ours / plain jemalloc (issue 16)" jemalloc-pmem-${t}t.ours jemalloc-pmem-${t}t.memkind "≤" 1.10 one
     done
+    # Scale (issue 16): CPU ns per pair (µs per cycle for kchurn) at t threads over 1 thread.
+    for kind in default pmem; do
+        K=$(tr a-z A-Z <<<"$kind")
+        for t in 2 8 64; do
+            have "scale-$kind-${t}t.memkind.main" "scale-$kind-1t.memkind.main" "scale-$kind-${t}t.ours.main" "scale-$kind-1t.ours.main" || continue
+            tm=$(calc "$(med scale-$kind-${t}t.memkind.main) / $(med scale-$kind-1t.memkind.main)")
+            to=$(calc "$(med scale-$kind-${t}t.ours.main) / $(med scale-$kind-1t.ours.main)")
+            target=""
+            [[ $t == 64 ]] && target="≤ 1.3 $(check "$to" "<=" 1.3) (issue 16)"
+            echo "| $K pairs, CPU time per pair: $t threads / 1 thread | $tm | $to | $target |"
+        done
+    done
+    if have kchurn-64t.memkind.main kchurn-1t.memkind.main kchurn-64t.ours.main kchurn-1t.ours.main; then
+        tm=$(calc "$(med kchurn-64t.memkind.main) / $(med kchurn-1t.memkind.main)")
+        to=$(calc "$(med kchurn-64t.ours.main) / $(med kchurn-1t.ours.main)")
+        echo "| PMEM kind churn, CPU time per cycle: 64 threads / 1 thread | $tm | $to | ≤ 1.3 $(check "$to" "<=" 1.3) (issue 16) |"
+    fi
+    # Nothing lost: summed over every measured run of the scale and kchurn rows.
+    sum_of() { cat "$@" 2>/dev/null | awk '{ s += $1 } END { print s + 0 }'; }
+    if compgen -G "$RES/scale-pmem-*.ours.live" >/dev/null; then
+        tm=$(sum_of "$RES"/scale-pmem-*.memkind.live) to=$(sum_of "$RES"/scale-pmem-*.ours.live)
+        echo "| scale, PMEM: bytes still allocated after all threads freed and exited, summed over all runs | $tm | $to | 0 $(check "$to" "<=" 0) |"
+    fi
+    if compgen -G "$RES/kchurn-*.ours.failed" >/dev/null; then
+        tm=$(sum_of "$RES"/kchurn-*.memkind.failed) to=$(sum_of "$RES"/kchurn-*.ours.failed)
+        echo "| kchurn: failed calls, summed over all runs (descriptors and files left fail a run) | $tm | $to | 0 $(check "$to" "<=" 0) |"
+    fi
     if have churn.memkind.main churn.ours.main; then
         to=$(calc "$(med churn.ours.main) / $(med churn.memkind.main)")
         echo "| churn cycles: ours / memkind (wall time) | | $to | ≥ 3 $(check "$to" ">=" 3) |"
@@ -442,7 +490,7 @@ DROPNOTE="yes (sync; echo 3 > /proc/sys/vm/drop_caches before every run, warm-up
         echo "# morselkind vs memkind: benchmark results"
     fi
     echo
-    echo "Command: \`bash benches/run.sh$( ((QUICK)) && echo ' --quick')${BASELINE:+ --baseline $BASELINE}\` ($MODE mode), $(date -u '+%Y-%m-%d %H:%M UTC'), ${ELAPSED} s."
+    echo "Command: \`bash benches/run.sh$( ((QUICK)) && echo ' --quick')${BASELINE:+ --baseline $BASELINE}${ONLY:+ --only '$ONLY'} --reps $REPS\` ($MODE mode), $(date -u '+%Y-%m-%d %H:%M UTC'), ${ELAPSED} s."
     echo
     echo "- Machine: $(nproc) CPUs ($(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo)), $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo), Linux $(uname -r); THP enabled: $(sed 's/.*\[\(.*\)\].*/\1/' /sys/kernel/mm/transparent_hugepage/enabled), defrag: $(sed 's/.*\[\(.*\)\].*/\1/' /sys/kernel/mm/transparent_hugepage/defrag); /var/tmp on $(df -T /var/tmp | awk 'NR == 2 { print $2 }'). Shared machine: load average $START_LOAD at the start, $END_LOAD at the end."
     echo "- memkind $MKVER (system, \`gcc -O2 -lmemkind\`); morselkind $GITREV (libmorselkind.so sha256 $LIBSUM)."

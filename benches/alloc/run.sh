@@ -3,7 +3,7 @@
 # our libmorseltier (DRAM only, and DRAM:FS_DAX 1:4). See benches/alloc/README.md.
 #
 #   bash benches/alloc/run.sh [--reps N] [--only REGEX] [--quick] [--out FILE] [--warmup N]
-#                             [--timeout S] [--lib PATH] [--no-build] [--list]
+#                             [--timeout S] [--lib PATH] [--base PATH] [--no-build] [--list]
 set -uo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -16,6 +16,7 @@ OUT=""
 WARMUP=""
 TIMEOUT=300
 LIB=""
+BASE=""
 BUILD=1
 LIST=0
 
@@ -29,6 +30,8 @@ usage: bash benches/alloc/run.sh [options]
   --warmup N     unmeasured runs of each configuration before a program's reps (default 1, --quick 0)
   --timeout S    a run still going after S seconds is killed and counted as FAIL (default 300)
   --lib PATH     our interposer (default: cargo build --release, then target/release/libmorseltier.so)
+  --base PATH    also run another build of our interposer (e.g. main's) as base-dram and
+                 base-fsdax, alternating with ours in the same rounds: a before/after comparison
   --no-build     do not run cargo build (use the library already built)
   --list         list the programs and configurations and exit
 The report (Markdown) goes to stdout; progress and failures to stderr. Exit status 1 if any run
@@ -45,6 +48,7 @@ while [[ $# -gt 0 ]]; do
     --warmup) WARMUP="${2:?--warmup needs a number}"; shift 2 ;;
     --timeout) TIMEOUT="${2:?--timeout needs seconds}"; shift 2 ;;
     --lib) LIB="${2:?--lib needs a path}"; shift 2 ;;
+    --base) BASE="${2:?--base needs a path}"; shift 2 ;;
     --no-build) BUILD=0; shift ;;
     --list) LIST=1; shift ;;
     -h | --help) usage; exit 0 ;;
@@ -81,6 +85,12 @@ CONFIGS=(
     "memtier-fsdax|memkind libmemtier, DRAM:FS_DAX 1:4|@MEMTIER@|$TIERS_FSDAX"
     "ours-fsdax|libmorseltier, DRAM:FS_DAX 1:4|@OURS@|$TIERS_FSDAX"
 )
+if [[ -n $BASE ]]; then
+    CONFIGS+=(
+        "base-dram|libmorseltier from --base, DRAM only|@BASE@|$TIERS_DRAM"
+        "base-fsdax|libmorseltier from --base, DRAM:FS_DAX 1:4|@BASE@|$TIERS_FSDAX"
+    )
+fi
 
 if ((LIST)); then
     echo "programs:"
@@ -138,6 +148,13 @@ if [[ -f $LIB ]]; then
     cp -- "$LIB" "$WORK/lib/libmorseltier.so"
     OURS="$WORK/lib/libmorseltier.so"
 fi
+BASELIB=""
+if [[ -n $BASE ]]; then
+    [[ -f $BASE ]] || { say "--base: no $BASE"; exit 64; }
+    mkdir -p "$WORK/base"
+    cp -- "$BASE" "$WORK/base/libmorseltier.so"
+    BASELIB="$WORK/base/libmorseltier.so"
+fi
 SKIPNOTES=()
 [[ -z $JEMALLOC ]] && SKIPNOTES+=("jemalloc: SKIPPED, no libjemalloc.so.2 in ldconfig -p (apt-get install libjemalloc2, or bash tests/deps.sh)")
 [[ -z $MEMTIER ]] && SKIPNOTES+=("memtier-dram, memtier-fsdax: SKIPPED, no libmemtier.so in ldconfig -p (apt-get install libmemkind0)")
@@ -150,6 +167,7 @@ preload_of() { # $1 = @JEMALLOC@ etc. -> path or empty (skipped)
     @JEMALLOC@) echo "$JEMALLOC" ;;
     @MEMTIER@) echo "$MEMTIER" ;;
     @OURS@) echo "$OURS" ;;
+    @BASE@) echo "$BASELIB" ;;
     esac
 }
 
@@ -335,7 +353,7 @@ rev="$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')"
         "configurations alternating within each round. Load average at start $LOAD_START, at end $LOAD_END."
     echo
     echo "Libraries: jemalloc ${JEMALLOC:-(none)}; memkind ${MEMTIER:-(none)}" \
-        "($(dpkg-query -W -f '${Version}' libmemkind0 2>/dev/null || echo 'version unknown')); ours ${LIB}."
+        "($(dpkg-query -W -f '${Version}' libmemkind0 2>/dev/null || echo 'version unknown')); ours ${LIB}${BASE:+; base (before) ${BASE}}."
     echo "Tier specs: DRAM only \`MEMKIND_MEM_TIERS=\"$TIERS_DRAM\"\`; 1:4 \`MEMKIND_MEM_TIERS=\"$TIERS_FSDAX\"\`" \
         "with @DIR@ a fresh \`mktemp -d /var/tmp/allocbench-fsdax.XXXXXX\` per run (ext4 or whatever /var/tmp is: not DAX)."
     echo

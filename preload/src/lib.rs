@@ -460,7 +460,12 @@ pub unsafe extern "C" fn malloc(size: usize) -> *mut c_void {
 #[inline(always)]
 fn malloc_fast(size: usize) -> Option<NonNull<u8>> {
     // UNCOUNTED is set just before the tiering is published: it may be missing for a moment.
-    uncounted(tiering()?)?.malloc_fast(size)
+    let kind = uncounted(tiering()?)?;
+    if kind == Kind::DEFAULT {
+        // The constant: its cache slot's address needs no arithmetic on the loaded kind.
+        return Kind::DEFAULT.malloc_fast(size);
+    }
+    kind.malloc_fast(size)
 }
 
 /// # Safety

@@ -1,6 +1,8 @@
 //! Thread caches for every kind, dynamic kinds included: per thread, per kind, per size class,
-//! a small stack of free blocks above the kind's jemalloc arenas. A cache hit is a few loads and
-//! a store; misses fill or flush half a bin at a time through jemalloc.
+//! a stack of free blocks (about 32 KiB worth) above the kind's jemalloc arenas. A cache hit is
+//! a few loads and a store; misses fill a few dozen blocks or flush half a bin at a time
+//! through jemalloc. DEFAULT's misses go one block at a time to jemalloc's own thread cache
+//! instead (see [`alloc_behind`]).
 //!
 //! # Destroying a kind while other threads hold cached blocks of it
 //! A thread's cache for kind K records K's *generation*. Every creation and destruction of a
@@ -44,14 +46,20 @@ pub use crate::sizes::MAX_TABLED as MAX_CACHED;
 pub(crate) use crate::sizes::NCLASSES;
 use crate::sizes::{class_size_slow, CLASS_OF_8, CLASS_SIZE};
 
-const BIN_CAP: usize = 64;
+/// The most blocks a bin holds, and the bytes' worth it aims at.
+const BIN_CAP: usize = 2048;
+const BIN_BYTES: usize = 32 << 10;
 
-/// How many blocks a bin holds: about 32 KiB worth, 8 to 64 blocks.
-static BIN_CAP_OF: [usize; NCLASSES] = {
+/// How many blocks a bin holds: about 32 KiB worth, 8 to 2048 blocks. A budget in bytes, not
+/// in blocks: a program that allocates a thousand 16-byte blocks before it frees them (a
+/// parser, a tree being built) stays inside its bins, as it stays inside glibc's fast bins
+/// (which have no bound at all), where a bound of a few dozen blocks sent nearly every call of
+/// such a loop past the cache.
+const BIN_CAP_OF: [usize; NCLASSES] = {
     let mut t = [0usize; NCLASSES];
     let mut i = 0;
     while i < NCLASSES {
-        let c = 32768 / class_size_slow(i);
+        let c = BIN_BYTES / class_size_slow(i);
         t[i] = if c < 8 {
             8
         } else if c > BIN_CAP {
@@ -64,15 +72,74 @@ static BIN_CAP_OF: [usize; NCLASSES] = {
     t
 };
 
+/// The most blocks one fill takes from the arena: a thread that needs one block of a class
+/// does not get a thousand.
+const FILL_MAX: usize = 64;
+
+/// The slots of all bins of a kind cache, one after the other.
+const SLOTS: usize = {
+    let mut sum = 0;
+    let mut i = 0;
+    while i < NCLASSES {
+        sum += BIN_CAP_OF[i];
+        i += 1;
+    }
+    sum
+};
+
+/// A stack of cached blocks of one class: `n` of them at `items[..n]`, room for `cap`. The
+/// header of every bin sits together at the front of its kind cache (the hot path reads one
+/// header and one slot); the slots follow, in the kind cache itself.
+#[repr(C)]
 struct Bin {
-    n: usize,
-    items: [*mut u8; BIN_CAP],
+    n: u32,
+    cap: u32,
+    items: *mut *mut u8,
 }
 
-/// One thread's cache for one kind.
+impl Bin {
+    /// The cached blocks.
+    fn cached(&self) -> &[*mut u8] {
+        // SAFETY: `items` points at `cap` slots of the same kind cache, `n` ≤ `cap` of them set.
+        unsafe { std::slice::from_raw_parts(self.items, self.n as usize) }
+    }
+
+    /// Every slot.
+    fn slots(&mut self) -> &mut [*mut u8] {
+        // SAFETY: as in `cached`; the kind cache is its owner's alone.
+        unsafe { std::slice::from_raw_parts_mut(self.items, self.cap as usize) }
+    }
+
+    fn clear(&mut self) {
+        self.n = 0;
+    }
+}
+
+/// One thread's cache for one kind. Made zeroed in place (it is too large for a stack) by
+/// [`KindCache::new`].
+#[repr(C)]
 struct KindCache {
     generation: u32,
     bins: [Bin; NCLASSES],
+    slots: [*mut u8; SLOTS],
+}
+
+impl KindCache {
+    /// A fresh, empty kind cache of generation 0, or None where memory is short.
+    fn new() -> Option<MetaBox<KindCache>> {
+        let fresh = MetaBox::<KindCache>::try_new_zeroed_in(MetaAlloc).ok()?;
+        // SAFETY: all zero is a valid KindCache: integers 0, null pointers.
+        let mut kc = unsafe { fresh.assume_init() };
+        let base = kc.slots.as_mut_ptr();
+        let mut at = 0;
+        for (class, bin) in kc.bins.iter_mut().enumerate() {
+            // SAFETY: the bins' slot ranges, BIN_CAP_OF[class] each, add up to SLOTS.
+            bin.items = unsafe { base.add(at) };
+            bin.cap = BIN_CAP_OF[class] as u32;
+            at += BIN_CAP_OF[class];
+        }
+        Some(kc)
+    }
 }
 
 /// One thread's caches, registered so that a destroyer can wait for its busy window.
@@ -266,17 +333,15 @@ fn flush_all(caches: &ThreadCaches, kind: Kind, kc: *mut KindCache) {
     let kc = unsafe { &mut *kc };
     if enter(caches, kind, kc.generation) {
         for bin in kc.bins.iter_mut() {
-            for &p in &bin.items[..bin.n] {
+            for &p in bin.cached() {
                 // SAFETY: a cached block of this live kind, inside the busy window.
                 unsafe { je::dallocx(p.cast(), je::MALLOCX_TCACHE_NONE) };
             }
-            bin.n = 0;
+            bin.clear();
         }
         leave(caches);
     }
-    for bin in kc.bins.iter_mut() {
-        bin.n = 0;
-    }
+    kc.bins.iter_mut().for_each(Bin::clear);
 }
 
 /// Called by `Kind::destroy` after bumping the generation and before destroying the arenas:
@@ -301,7 +366,7 @@ pub(crate) fn before_destroy(kind: Kind) {
         let kc = unsafe { (*me).kinds()[kind.index()] };
         // SAFETY: a non-null slot holds our own kind cache.
         if let Some(kc) = unsafe { kc.as_mut() } {
-            kc.bins.iter_mut().for_each(|b| b.n = 0);
+            kc.bins.iter_mut().for_each(Bin::clear);
         }
     }
 }
@@ -322,22 +387,14 @@ fn kind_cache(kind: Kind) -> Option<(&'static ThreadCaches, &'static mut KindCac
     // SAFETY: the owner, and no other reference to its slots is alive.
     let slot = unsafe { &mut caches.kinds()[kind.index()] };
     if slot.is_null() {
-        let fresh = MetaBox::try_new_in(
-            KindCache {
-                generation: 0,
-                bins: std::array::from_fn(|_| Bin { n: 0, items: [std::ptr::null_mut(); BIN_CAP] }),
-            },
-            MetaAlloc,
-        )
-        .ok()?;
-        *slot = MetaBox::into_raw(fresh);
+        *slot = MetaBox::into_raw(KindCache::new()?);
     }
     // SAFETY: the slot holds our own kind cache.
     let kc = unsafe { &mut **slot };
     let generation = kind.generation();
     if kc.generation != generation {
         // Stale: a destroyed kind's blocks are forgotten, never freed.
-        kc.bins.iter_mut().for_each(|b| b.n = 0);
+        kc.bins.iter_mut().for_each(Bin::clear);
         kc.generation = generation;
     }
     Some((caches, kc))
@@ -388,8 +445,8 @@ fn pop(kind: Kind, class: usize) -> Option<NonNull<u8>> {
         return None;
     }
     bin.n -= 1;
-    // SAFETY: n < BIN_CAP; cached blocks are live blocks of this kind.
-    Some(unsafe { NonNull::new_unchecked(*bin.items.get_unchecked(bin.n)) })
+    // SAFETY: n < cap, a slot of the bin; cached blocks are live blocks of this kind.
+    Some(unsafe { NonNull::new_unchecked(*bin.items.add(bin.n as usize)) })
 }
 
 /// A block for a request of `size` bytes (1..=MAX_CACHED) after the caller found the thread's
@@ -403,59 +460,117 @@ pub(crate) fn alloc_after_miss(
     alloc_slow(kind, small_class(size), arena_flags(kind))
 }
 
+/// Fills the bin of `class` and takes one block. `flags` name the kind's arena without
+/// jemalloc's thread cache, or are 0: DEFAULT on a thread bound to DEFAULT's arena, whose
+/// misses then take one block at a time from jemalloc's own thread cache (see
+/// [`alloc_behind`]).
 #[cold]
 fn alloc_slow(kind: Kind, class: usize, flags: libc::c_int) -> Option<NonNull<u8>> {
     let class_size = CLASS_SIZE[class];
     let (caches, kc) = kind_cache(kind)?;
+    if flags == 0 {
+        return alloc_behind(class);
+    }
     if !enter(caches, kind, kc.generation) {
         return None;
     }
     let bin = &mut kc.bins[class];
-    let want = BIN_CAP_OF[class] / 2;
-    // One call fills half the bin from a slab; blocks are handed out as pushed (LIFO).
-    let free_slots = want - bin.n.min(want);
-    // SAFETY: `*mut u8` and `*mut c_void` have the same layout; the range is the bin's.
-    let slots: &mut [*mut libc::c_void] =
-        unsafe { std::slice::from_raw_parts_mut(bin.items.as_mut_ptr().add(bin.n).cast(), free_slots) };
-    let first = bin.n;
-    bin.n += crate::je::batch_alloc(slots, class_size, flags);
-    while bin.n < want {
+    // One call fills a few dozen blocks (fresh slabs whole); blocks are handed out as pushed
+    // (LIFO). The bin's frees fill the rest of it.
+    let want = (bin.cap as usize / 2).min(FILL_MAX);
+    let first = bin.n as usize;
+    let mut n = first;
+    if n < want {
+        let range = &mut bin.slots()[n..want];
+        // SAFETY: `*mut u8` and `*mut c_void` have the same layout; the range is the bin's.
+        let slots: &mut [*mut libc::c_void] =
+            unsafe { std::slice::from_raw_parts_mut(range.as_mut_ptr().cast(), range.len()) };
+        n += crate::je::batch_alloc(slots, class_size, flags);
+    }
+    while n < want {
         // SAFETY: the flags name one of the kind's arenas; inside the busy window.
         let p = unsafe { je::mallocx(class_size, flags) };
         if p.is_null() {
             break;
         }
-        bin.items[bin.n] = p.cast();
-        bin.n += 1;
+        bin.slots()[n] = p.cast();
+        n += 1;
     }
     leave(caches);
     // Tag the fresh blocks before any is handed out (see `directory`): frees then know their
-    // class without asking jemalloc. With MORSELKIND_DEBUG=1 the tag sends every free of them
-    // down the slow path instead, where double frees are looked for (`check_double_free`).
-    let tag = if crate::log::morselkind_debug() { crate::directory::DEBUG_TAG } else { class as u8 + 1 };
-    for &p in &bin.items[first..bin.n] {
+    // class without asking jemalloc.
+    let tag = fill_tag(class);
+    for &p in &bin.slots()[first..n] {
         crate::directory::set_tag(p as usize, tag);
     }
-    if bin.n == 0 {
+    if n == 0 {
         return None;
     }
-    bin.n -= 1;
-    NonNull::new(bin.items[bin.n])
+    n -= 1;
+    bin.n = n as u32;
+    NonNull::new(bin.slots()[n])
+}
+
+/// [`alloc_behind`] for a request of `size` bytes (1..=MAX_CACHED).
+#[inline]
+pub(crate) fn alloc_behind_size(size: usize) -> Option<NonNull<u8>> {
+    alloc_behind(small_class(size))
+}
+
+/// One block of `class` from jemalloc's implicit thread cache, behind ours: DEFAULT's miss
+/// path on a thread bound to DEFAULT's arena (the only kind that cache ever holds; see
+/// `heap::default_ready`). jemalloc's cache moves blocks to and from the arena a slab's worth
+/// under one lock, where our own fill from the arena (every other kind) locks the arena's bin
+/// for every block; a loop allocating a thousand small blocks before freeing them misses our
+/// bins on nearly every call, so this is its cost per call. No busy window: DEFAULT is never
+/// destroyed. The block's page is tagged before it is handed out (see `directory`).
+#[inline]
+fn alloc_behind(class: usize) -> Option<NonNull<u8>> {
+    // SAFETY: a non-zero size; the thread's arena is DEFAULT's.
+    let p = NonNull::new(unsafe { je::malloc(CLASS_SIZE[class]) })?.cast::<u8>();
+    crate::directory::set_tag(p.as_ptr() as usize, fill_tag(class));
+    Some(p)
+}
+
+/// The page tag of blocks of `class` handed out by the cache (see `directory`). With
+/// MORSELKIND_DEBUG=1 it sends every free of them down the slow path instead, where double
+/// frees are looked for (`check_double_free`).
+#[inline]
+fn fill_tag(class: usize) -> u8 {
+    if crate::log::morselkind_debug() {
+        crate::directory::DEBUG_TAG
+    } else {
+        class as u8 + 1
+    }
+}
+
+/// Gives a DEFAULT block of small class `class` whose bin is full to jemalloc's implicit thread
+/// cache (see [`alloc_behind`]): one push there, where flushing half our bin would pass every
+/// block through both caches.
+///
+/// # Safety
+/// `ptr` is a live DEFAULT block of class `class`, not used again.
+#[inline]
+pub(crate) unsafe fn free_behind(ptr: NonNull<u8>, class: usize) {
+    // SAFETY: per the contract; DEFAULT's blocks may go to jemalloc's implicit cache on any
+    // thread (it returns each block to its own arena when it flushes).
+    unsafe { je::sdallocx(ptr.as_ptr().cast(), CLASS_SIZE[class], 0) }
 }
 
 /// Returns a block of `kind` (of usable size `usable`) to the thread's cache; false if the
 /// caller must free it through jemalloc itself.
 #[inline(always)]
-pub(crate) fn free(kind: Kind, ptr: NonNull<u8>, usable: usize) -> bool {
+pub(crate) fn free(
+    kind: Kind,
+    ptr: NonNull<u8>,
+    usable: usize,
+    arena_flags: fn(Kind) -> libc::c_int,
+) -> bool {
     if usable > MAX_CACHED {
         return false;
     }
-    free_class(kind, ptr, small_class(usable))
-}
-
-#[inline(always)]
-fn free_class(kind: Kind, ptr: NonNull<u8>, class: usize) -> bool {
-    push(kind, ptr, class) || free_after_miss(kind, ptr, class)
+    let class = small_class(usable);
+    push(kind, ptr, class) || free_after_miss(kind, ptr, class, arena_flags)
 }
 
 /// Puts a block of `kind` of small class `class` (below NCLASSES) into the thread's bin if it
@@ -465,34 +580,55 @@ pub(crate) fn push(kind: Kind, ptr: NonNull<u8>, class: usize) -> bool {
     debug_assert!(class < NCLASSES);
     let Some(kc) = hit(kind) else { return false };
     // SAFETY: the caller passes a class below NCLASSES.
-    let (bin, cap) = unsafe { (kc.bins.get_unchecked_mut(class), *BIN_CAP_OF.get_unchecked(class)) };
-    if bin.n >= cap {
+    let bin = unsafe { kc.bins.get_unchecked_mut(class) };
+    if bin.n >= bin.cap {
         return false;
     }
-    // SAFETY: n < cap ≤ BIN_CAP.
-    unsafe { *bin.items.get_unchecked_mut(bin.n) = ptr.as_ptr() };
+    // SAFETY: n < cap, a slot of the bin.
+    unsafe { *bin.items.add(bin.n as usize) = ptr.as_ptr() };
     bin.n += 1;
     true
 }
 
 /// Returns a block of small class `class` to the thread's cache after [`push`] found no room
 /// (or no cache): makes or resets the cache, or flushes half the bin; false if the caller must
-/// free it through jemalloc itself.
+/// free it through jemalloc itself. `arena_flags` are the kind's fill flags (see
+/// [`alloc_slow`]): 0 sends the block to jemalloc's own thread cache instead ([`free_behind`]).
 #[cold]
-pub(crate) fn free_after_miss(kind: Kind, ptr: NonNull<u8>, class: usize) -> bool {
+pub(crate) fn free_after_miss(
+    kind: Kind,
+    ptr: NonNull<u8>,
+    class: usize,
+    arena_flags: fn(Kind) -> libc::c_int,
+) -> bool {
     let Some((caches, kc)) = kind_cache(kind) else { return false };
+    let bin = &mut kc.bins[class];
+    if arena_flags(kind) == 0 {
+        if bin.n < bin.cap {
+            let n = bin.n as usize;
+            bin.slots()[n] = ptr.as_ptr();
+            bin.n += 1;
+        } else {
+            // SAFETY: the caller's live block of this kind (DEFAULT) and class.
+            unsafe { free_behind(ptr, class) };
+        }
+        return true;
+    }
     if !enter(caches, kind, kc.generation) {
         return false;
     }
-    let bin = &mut kc.bins[class];
-    let keep = BIN_CAP_OF[class] / 2;
+    let keep = bin.cap / 2;
+    let class_size = CLASS_SIZE[class];
     while bin.n > keep {
         bin.n -= 1;
-        // SAFETY: a cached block of this live kind, inside the busy window.
-        unsafe { je::dallocx(bin.items[bin.n].cast(), je::MALLOCX_TCACHE_NONE) };
+        let n = bin.n as usize;
+        let p = bin.slots()[n];
+        // SAFETY: a cached block of this live kind and class, inside the busy window.
+        unsafe { je::sdallocx(p.cast(), class_size, je::MALLOCX_TCACHE_NONE) };
     }
     leave(caches);
-    bin.items[bin.n] = ptr.as_ptr();
+    let n = bin.n as usize;
+    bin.slots()[n] = ptr.as_ptr();
     bin.n += 1;
     true
 }
@@ -508,7 +644,7 @@ pub(crate) fn check_double_free(kind: Kind, ptr: NonNull<u8>, usable: usize) {
     }
     let Some(kc) = hit(kind) else { return };
     let bin = &kc.bins[small_class(usable)];
-    if bin.items[..bin.n].contains(&ptr.as_ptr()) {
+    if bin.cached().contains(&ptr.as_ptr()) {
         let mut buf = [0u8; 18];
         morsel::sys::write_stderr(&[
             b"morselkind: double free detected: block at ",
@@ -519,6 +655,11 @@ pub(crate) fn check_double_free(kind: Kind, ptr: NonNull<u8>, usable: usize) {
         ]);
         std::process::abort();
     }
+}
+
+/// Makes the calling thread's cache for `kind` if it has none yet.
+pub(crate) fn make(kind: Kind) {
+    let _ = kind_cache(kind);
 }
 
 /// Flushes the calling thread's cache for `kind` (before a retry when a limited kind is full).

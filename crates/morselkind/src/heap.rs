@@ -26,8 +26,9 @@ thread_local! {
 
 /// DEFAULT's small blocks go through our thread caches like every kind's (fewer instructions
 /// per call than jemalloc's prefixed `malloc`: 189 against 229 per malloc/free pair under
-/// callgrind); its larger ones take jemalloc's own `malloc`/`free` with the implicit thread
-/// cache, as memkind's DEFAULT does: each thread is associated once with one of DEFAULT's
+/// callgrind), with jemalloc's implicit thread cache behind ours for their misses
+/// (`cache::alloc_behind`); its larger ones take jemalloc's own `malloc`/`free` with that cache,
+/// as memkind's DEFAULT does: each thread is associated once with one of DEFAULT's
 /// arenas, whose extents come from DEFAULT's morsels like every kind's. Only DEFAULT ever uses
 /// the implicit thread cache (other kinds and our bookkeeping pass MALLOCX_TCACHE_NONE or their
 /// own caches), so it only ever holds DEFAULT blocks. Returns false where the thread cannot be
@@ -41,9 +42,19 @@ fn default_ready() -> bool {
     }
 }
 
+/// Whether the thread is already bound to DEFAULT's arena (never binds it).
+#[inline(always)]
+fn default_bound() -> bool {
+    DEFAULT_BOUND.try_with(|b| b.get()).unwrap_or(false)
+}
+
+/// Binds the thread to one of DEFAULT's arenas, and makes its cache of DEFAULT's small blocks
+/// (a thread whose first DEFAULT call is large would otherwise take every small block from
+/// jemalloc's cache on [`Kind::malloc_fast`]'s miss path and never fill its own).
 #[cold]
 fn bind_default() -> bool {
     let ok = je_ctl::set_thread_arena(Kind::DEFAULT.arena());
+    cache::make(Kind::DEFAULT);
     ok && DEFAULT_BOUND.try_with(|b| b.set(true)).is_ok()
 }
 /// Explicit arena, no jemalloc thread cache: every kind's uncached path. (DEFAULT's blocks
@@ -51,6 +62,21 @@ fn bind_default() -> bool {
 #[inline]
 fn arena_flags(kind: Kind) -> libc::c_int {
     je::MALLOCX_ARENA(kind.arena() as usize) | je::MALLOCX_TCACHE_NONE
+}
+
+/// The flags our thread cache fills and flushes a kind's bins with: 0 for DEFAULT on a thread
+/// bound to DEFAULT's arena (through jemalloc's implicit thread cache, which holds DEFAULT
+/// blocks only: see [`default_ready`]), else [`arena_flags`]. A batch of a thousand small
+/// blocks allocated and then freed overflows our bins every few dozen calls; jemalloc's thread
+/// cache takes those overflows at its own fast path's cost and moves blocks to and from the
+/// arena a slab at a time, where the arena path locks the arena's bin for every block.
+#[inline]
+fn cache_flags(kind: Kind) -> libc::c_int {
+    if kind.is_default() && default_ready() {
+        0
+    } else {
+        arena_flags(kind)
+    }
 }
 
 /// A DEFAULT block from jemalloc's own `malloc`/`calloc` (sizes above the thread cache's):
@@ -167,7 +193,14 @@ impl Kind {
     #[inline(always)]
     pub fn malloc_fast(self, size: usize) -> Option<NonNull<u8>> {
         if size.wrapping_sub(1) < cache::MAX_CACHED {
-            return cache::pop_size(self, size);
+            let p = cache::pop_size(self, size);
+            if p.is_none() && self.is_default() && default_bound() {
+                // A miss in DEFAULT's bin: one block from jemalloc's own thread cache behind
+                // ours (`cache::alloc_behind`), without the slow path's set-up checks, all
+                // done when the thread was bound.
+                return cache::alloc_behind_size(size);
+            }
+            return p;
         }
         None
     }
@@ -180,7 +213,7 @@ impl Kind {
         self.ready()?;
         if size <= cache::MAX_CACHED {
             // `malloc_fast` found the bin empty (or the cache not made yet).
-            if let Some(p) = cache::alloc_after_miss(self, size, arena_flags) {
+            if let Some(p) = cache::alloc_after_miss(self, size, cache_flags) {
                 return Ok(p);
             }
         }
@@ -234,7 +267,7 @@ impl Kind {
             return default_block(unsafe { je::calloc(1, total) });
         }
         if total <= cache::MAX_CACHED {
-            if let Some(p) = cache::alloc(self, total, arena_flags) {
+            if let Some(p) = cache::alloc(self, total, cache_flags) {
                 // SAFETY: a fresh block of at least `total` bytes.
                 unsafe { p.as_ptr().write_bytes(0, total) };
                 return Ok(p);
@@ -329,15 +362,34 @@ impl Kind {
         }
     }
 
-    /// The free fast path: DEFAULT's blocks to jemalloc's `free` (its own fast path), other
-    /// kinds' blocks whose page tag gives their class into the thread's bin if it has room.
+    /// The free fast path: blocks whose page tag gives their class into the thread's bin if it
+    /// has room, DEFAULT's into jemalloc's thread cache if not.
     /// False (nothing done) where [`Kind::free`] must go the slow way.
     ///
     /// # Safety
     /// `ptr` must be a live allocation of this kind.
     #[inline(always)]
     pub unsafe fn free_fast(self, ptr: NonNull<u8>) -> bool {
-        tagged_class(ptr).is_some_and(|class| cache::push(self, ptr, class))
+        // SAFETY: forwarded from the caller.
+        tagged_class(ptr).is_some_and(|class| unsafe { self.free_class(ptr, class) })
+    }
+
+    /// A block of a known small class into the thread's bin, or, DEFAULT's when the bin is
+    /// full, into jemalloc's own thread cache behind ours (`cache::free_behind`).
+    ///
+    /// # Safety
+    /// `ptr` must be a live allocation of this kind, of small class `class`.
+    #[inline(always)]
+    unsafe fn free_class(self, ptr: NonNull<u8>, class: usize) -> bool {
+        if cache::push(self, ptr, class) {
+            return true;
+        }
+        if self.is_default() {
+            // SAFETY: forwarded from the caller.
+            unsafe { cache::free_behind(ptr, class) };
+            return true;
+        }
+        false
     }
 
     /// [`Kind::free_fast`] with the block's tag slot already found (see
@@ -348,7 +400,8 @@ impl Kind {
     #[inline(always)]
     unsafe fn free_fast_tagged(self, ptr: NonNull<u8>, tag: &AtomicU8) -> bool {
         // Relaxed: as in `directory::tag`.
-        class_of_tag(tag.load(Ordering::Relaxed)).is_some_and(|class| cache::push(self, ptr, class))
+        // SAFETY: forwarded from the caller.
+        class_of_tag(tag.load(Ordering::Relaxed)).is_some_and(|class| unsafe { self.free_class(ptr, class) })
     }
 
     /// After [`Kind::free_fast`] did nothing: a tagged block whose bin was full (or whose cache
@@ -358,7 +411,7 @@ impl Kind {
     /// As [`Kind::free`]: `ptr` is a live block of this kind, not used again.
     #[inline(never)]
     unsafe fn free_slow(self, ptr: NonNull<u8>) {
-        if tagged_class(ptr).is_some_and(|class| cache::free_after_miss(self, ptr, class)) {
+        if tagged_class(ptr).is_some_and(|class| cache::free_after_miss(self, ptr, class, cache_flags)) {
             return;
         }
         // SAFETY: the caller passes a live jemalloc block of ours.
@@ -377,7 +430,7 @@ impl Kind {
     /// `ptr` must be a live allocation of this kind, and `usable` its `usable_size`.
     #[inline]
     pub unsafe fn free_usable(self, ptr: NonNull<u8>, usable: usize) {
-        if cache::free(self, ptr, usable) {
+        if cache::free(self, ptr, usable, cache_flags) {
             return;
         }
         if self.is_default() {
@@ -481,7 +534,16 @@ pub unsafe fn free_any_fast(ptr: NonNull<u8>) -> bool {
         // SAFETY: spans are registered by providers with their kind's table entry as owner;
         // the directory says the block is that kind's, and `tag` is its page's.
         Some((span, tag)) => unsafe {
-            Kind::from_entry(span.owner as *const KindInner).free_fast_tagged(ptr, tag)
+            let owner = span.owner as *const KindInner;
+            // DEFAULT (the interposer's DRAM tier) spelt out as the constant it is: its cache
+            // slot and generation are then found without waiting for the span's owner, which
+            // takes a chain of loads from `ptr` less. (Only the branch depends on the owner,
+            // and it is predicted.)
+            if std::ptr::eq(owner, Kind::DEFAULT.entry()) {
+                Kind::DEFAULT.free_fast_tagged(ptr, tag)
+            } else {
+                Kind::from_entry(owner).free_fast_tagged(ptr, tag)
+            }
         },
         None => false,
     }

@@ -233,6 +233,12 @@ impl Kind {
         Kind(unsafe { &*p })
     }
 
+    /// Its entry in the kind table (what directory spans name as their owner).
+    #[inline(always)]
+    pub(crate) const fn entry(self) -> *const KindInner {
+        self.0
+    }
+
     /// A raw pointer to the entry (memkind's `memkind_t`).
     pub const fn as_ptr(self) -> *const KindInner {
         self.0
