@@ -390,6 +390,25 @@ static void *pairs_thread(void *varg)
     return NULL;
 }
 
+/* Runs `n` pairs_thread workers over `args` (whose `start` this sets), started together by a
+ * barrier; returns the wall time and the CPU time of all of them (join_timed). */
+static void run_pairs_threads(pairs_arg *args, int n, double *wall, double *cpu)
+{
+    pthread_barrier_t start;
+    pthread_barrier_init(&start, NULL, (unsigned)n + 1);
+    pthread_t th[MAX_THREADS];
+    timed *times[MAX_THREADS];
+    for (int t = 0; t < n; t++) {
+        args[t].start = &start;
+        times[t] = &args[t].time;
+        if (pthread_create(&th[t], NULL, pairs_thread, &args[t]))
+            die("pthread_create failed");
+    }
+    pthread_barrier_wait(&start);
+    join_timed(th, times, n, wall, cpu);
+    pthread_barrier_destroy(&start);
+}
+
 static int run_pairs(void)
 {
     if (opt.threads < 1 || opt.threads > MAX_THREADS)
@@ -397,22 +416,11 @@ static int run_pairs(void)
     if (opt.mixed && (opt.threads != 1 || opt.free_null))
         die("-M runs one thread, and chooses the free calls itself");
     memkind_t kind = open_kind();
-    pthread_barrier_t start;
-    pthread_barrier_init(&start, NULL, (unsigned)opt.threads + 1);
-    pthread_t th[MAX_THREADS];
     pairs_arg args[MAX_THREADS];
-    timed *times[MAX_THREADS];
-    for (int t = 0; t < opt.threads; t++) {
-        args[t] = (pairs_arg){.start = &start, .kind = kind, .free_kind = opt.free_null ? NULL : kind,
-                              .iters = opt.iters, .id = t};
-        times[t] = &args[t].time;
-        if (pthread_create(&th[t], NULL, pairs_thread, &args[t]))
-            die("pthread_create failed");
-    }
-    pthread_barrier_wait(&start);
+    for (int t = 0; t < opt.threads; t++)
+        args[t] = (pairs_arg){.kind = kind, .free_kind = opt.free_null ? NULL : kind, .iters = opt.iters, .id = t};
     double wall, cpu;
-    join_timed(th, times, opt.threads, &wall, &cpu);
-    pthread_barrier_destroy(&start);
+    run_pairs_threads(args, opt.threads, &wall, &cpu);
     close_kind(kind);
     check_dir_empty();
     if (opt.mixed) {
@@ -689,21 +697,11 @@ static int run_scale(void)
     if (per < 1)
         die("scale needs at least one pair per thread");
     memkind_t kind = open_kind();
-    pthread_barrier_t start;
-    pthread_barrier_init(&start, NULL, (unsigned)opt.threads + 1);
-    pthread_t th[MAX_THREADS];
     pairs_arg args[MAX_THREADS];
-    timed *times[MAX_THREADS];
-    for (int t = 0; t < opt.threads; t++) {
-        args[t] = (pairs_arg){.start = &start, .kind = kind, .free_kind = kind, .iters = per, .id = t, .warm = per};
-        times[t] = &args[t].time;
-        if (pthread_create(&th[t], NULL, pairs_thread, &args[t]))
-            die("pthread_create failed");
-    }
-    pthread_barrier_wait(&start);
+    for (int t = 0; t < opt.threads; t++)
+        args[t] = (pairs_arg){.kind = kind, .free_kind = kind, .iters = per, .id = t, .warm = per};
     double wall, cpu;
-    join_timed(th, times, opt.threads, &wall, &cpu);
-    pthread_barrier_destroy(&start);
+    run_pairs_threads(args, opt.threads, &wall, &cpu);
     long done = 0;
     for (int t = 0; t < opt.threads; t++)
         done += args[t].done;

@@ -68,3 +68,29 @@ check_empty_dir() {
     left=$(find "$1" -mindepth 1 | head -5)
     [[ -z "$left" ]] || die "PMEM directory $1 is not empty: $left"
 }
+
+# need_vm: the emulated machine of tests/vm, built if needed (tests/vm/build-vm.sh); skips,
+# saying why, where it cannot be built here, and fails where the build script itself fails.
+need_vm() {
+    local out rc
+    out=$(bash "$ROOT/tests/vm/build-vm.sh" 2>&1); rc=$?
+    case $rc in
+        0) ;;
+        77) skip "the VM cannot be built here: $(echo "$out" | tail -1)" ;;
+        *) echo "$out" | tail -20; die "tests/vm/build-vm.sh failed with status $rc" ;;
+    esac
+}
+
+# run_vm DIR ARGS...: one boot, tests/vm/run-in-vm.sh ARGS run from DIR; the guest's output goes
+# to $VM_OUT, the VM's log to $WORK/vm.stderr and the guest's exit status to $VM_RC. Skips when
+# the guest did not boot; fails when it booted but never reported an exit status.
+run_vm() {
+    local dir="$1"; shift
+    VM_OUT=$(cd "$dir" && bash "$ROOT/tests/vm/run-in-vm.sh" "$@" 2>"$WORK/vm.stderr")
+    VM_RC=$?
+    if [ "$VM_RC" = 125 ]; then
+        tail -20 "$WORK/vm.stderr"
+        grep -q 'did not boot far enough' "$WORK/vm.stderr" && skip "the VM did not boot: $(tail -1 "$WORK/vm.stderr")"
+        die "the guest booted but never reported an exit status: $(tail -1 "$WORK/vm.stderr")"
+    fi
+}

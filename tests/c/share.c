@@ -33,6 +33,7 @@
 #include <morselkind.h>
 
 #include "observe.h"
+#include "xorshift.h"
 
 #define MIB (1UL << 20)
 
@@ -424,14 +425,8 @@ static void run_fork(const char *dir)
 
 /* ---- kill -9 ---- */
 
-static uint64_t rnd_state;
-static uint64_t rnd(void)
-{
-    rnd_state ^= rnd_state << 13;
-    rnd_state ^= rnd_state >> 7;
-    rnd_state ^= rnd_state << 17;
-    return rnd_state;
-}
+/* rnd(): the tests' xorshift generator, seeded from the clock (the seed is printed). */
+#define rnd next
 
 /* Allocates, fills and frees at random in `kind`, holding up to 64 blocks; checks each
  * block it frees. Returns after `ms` milliseconds, or never when the caller is killed. */
@@ -499,8 +494,8 @@ static int poll_msg(int sock, struct msg *m)
 
 static void run_kill(const char *dir, int rounds)
 {
-    rnd_state = (uint64_t)time(NULL) * 2654435761u | 1;
-    printf("kill: seed %" PRIu64 "\n", rnd_state);
+    rng = (uint64_t)time(NULL) * 2654435761u | 1;
+    printf("kill: seed %" PRIu64 "\n", rng);
     int fds_before = open_fds_into(NULL, 0, NULL, 0);
     int sigs = 0;
 
@@ -591,15 +586,15 @@ static void run_kill(const char *dir, int rounds)
             CHECK(morselkind_share_send(k, sv[1], MORSELKIND_SHARE_READONLY) == MEMKIND_SUCCESS, "send");
             void *h[64] = {0};
             size_t l[64];
-            uint64_t sd[64], next = 1;
+            uint64_t sd[64], seq = 1;
             for (int n = 0;; n++) {
-                churn(k, h, l, sd, 1, &next);
+                churn(k, h, l, sd, 1, &seq);
                 if (n < SENT) {
                     size_t sz = (8 + rnd() % 65536) & ~7UL;
                     char *b = memkind_malloc(k, sz);
                     CHECK(b, "malloc");
-                    fill(b, sz, next);
-                    put(sv[1], OP_BLOCK, b, sz, next++);
+                    fill(b, sz, seq);
+                    put(sv[1], OP_BLOCK, b, sz, seq++);
                 }
             }
         }

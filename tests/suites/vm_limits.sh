@@ -17,12 +17,7 @@ SUITE=vm_limits
 need_theirs
 need_ours
 
-out=$(bash "$ROOT/tests/vm/build-vm.sh" 2>&1); rc=$?
-case $rc in
-  0) ;;
-  77) skip "the VM cannot be built here: $(echo "$out" | tail -1)" ;;
-  *) echo "$out" | tail -20; die "tests/vm/build-vm.sh failed with status $rc" ;;
-esac
+need_vm
 
 V="$WORK/vm"
 mkdir -p "$V/lib"
@@ -49,14 +44,8 @@ exit 0
 EOF
 
 say "booting the VM ..."
-guest=$(cd "$V" && bash "$ROOT/tests/vm/run-in-vm.sh" --file theirs --file ours --file lib --file guest.sh \
-  /bin/sh guest.sh 2>"$WORK/vm.stderr")
-rc=$?
-if [ $rc = 125 ]; then
-  tail -5 "$WORK/vm.stderr"
-  grep -q 'did not boot far enough' "$WORK/vm.stderr" && skip "the VM did not boot: $(tail -1 "$WORK/vm.stderr")"
-  die "the guest booted but never reported an exit status"
-fi
+run_vm "$V" --file theirs --file ours --file lib --file guest.sh /bin/sh guest.sh
+guest=$VM_OUT
 tagged() { printf '%s\n' "$guest" | sed -n "s/^$1|//p"; }
 status() { tagged "$1" | sed -n 's/^rc=//p' | tail -1; }
 pass=0 fail=0

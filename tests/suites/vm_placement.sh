@@ -29,12 +29,7 @@ PIECES="$((64 * MiB)) $((64 * 1024))"
 RATIO=20
 
 # --- the VM and the test programs --------------------------------------------------------------
-out=$(bash "$ROOT/tests/vm/build-vm.sh" 2>&1); rc=$?
-case $rc in
-  0) ;;
-  77) skip "the VM cannot be built here: $(echo "$out" | tail -1)" ;;
-  *) echo "$out" | tail -20; die "tests/vm/build-vm.sh failed with status $rc" ;;
-esac
+need_vm
 if ! dpkg -s libnuma-dev >/dev/null 2>&1; then
   [ "$(id -u)" = 0 ] || skip "libnuma-dev is missing and we are not root to install it (the VM's test program needs it)"
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends libnuma-dev >/dev/null 2>&1 ||
@@ -90,14 +85,9 @@ EOF
 
 say "booting the VM (one boot for everything) ..."
 start=$(date +%s)
-guest=$(cd "$V" && bash "$ROOT/tests/vm/run-in-vm.sh" "${FILES[@]}" /bin/sh guest.sh 2>"$WORK/vm.stderr")
-rc=$?
+run_vm "$V" "${FILES[@]}" /bin/sh guest.sh
+guest=$VM_OUT rc=$VM_RC
 took=$(( $(date +%s) - start ))
-if [ $rc = 125 ]; then
-  tail -20 "$WORK/vm.stderr"
-  grep -q 'did not boot far enough' "$WORK/vm.stderr" && skip "the VM did not boot: $(tail -1 "$WORK/vm.stderr")"
-  die "the guest booted but never reported an exit status: $(tail -1 "$WORK/vm.stderr")"
-fi
 grep -a -E '^\[hetmem\] (kernel|node[0-9]:|mounted)|^\[host\]' "$WORK/vm.stderr"
 say "boot + guest run took ${took}s (guest script status $rc)"
 

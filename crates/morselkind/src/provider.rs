@@ -302,6 +302,14 @@ impl Provider {
         self.source.seal_shrink()?;
         self.advise(&morsel);
         let mut carver = self.lock();
+        let (base, len) = self.register(&mut carver, morsel)?;
+        carver.cursors[0] = Cursor { bump: base, end: base + len };
+        Ok(())
+    }
+
+    /// Registers a new morsel in the directory and the region list and returns its address
+    /// and length; where the directory refuses it, the morsel is destroyed (never handed out).
+    fn register(&self, carver: &mut Carver, morsel: Morsel) -> Result<(usize, usize)> {
         let (base, len) = (morsel.base(), morsel.len());
         let region = MetaBox::new_in(
             Region {
@@ -318,9 +326,8 @@ impl Provider {
             let _ = unsafe { region.morsel.expect("made above").destroy(&self.source) };
             return Err(e);
         }
-        carver.cursors[0] = Cursor { bump: base, end: base + len };
         carver.regions.push(region);
-        Ok(())
+        Ok((base, len))
     }
 
     /// A shared kind's window: its address, its length and its offset in the file.
@@ -486,23 +493,7 @@ impl Provider {
             }
         }
         self.advise(&morsel);
-        let (base, len) = (morsel.base(), morsel.len());
-        let region = MetaBox::new_in(
-            Region {
-                span: Span { start: base, end: base + len, owner: self.owner },
-                morsel: Some(morsel),
-                older: std::ptr::null_mut(),
-            },
-            MetaAlloc,
-        );
-        // SAFETY: the region stays in `regions` until `release_all` removes it.
-        if let Err(e) = unsafe { directory::insert(&region.span) } {
-            let region = MetaBox::into_inner(region);
-            // SAFETY: never handed out.
-            let _ = unsafe { region.morsel.expect("made above").destroy(&self.source) };
-            return Err(e);
-        }
-        carver.regions.push(region);
+        let (base, len) = self.register(carver, morsel)?;
         // The new morsel becomes the current one when it keeps more room after this request
         // than the current one has: a request that needed a morsel of its own leaves the
         // current one in place.
