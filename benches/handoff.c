@@ -15,7 +15,9 @@
  *                and copies it in, the consumer copies it out to a private buffer and reads it
  *   socket       a Unix stream socket: the producer fills a private buffer and writes it, the
  *                consumer reads it into a private buffer and reads it
- *   memset       no consumer: memset of the same bytes into warm memory, the ceiling
+ *   memset       no consumer: memset of the same bytes into warm memory, the ceiling: one
+ *                32 MiB buffer rewritten (part of it may stay in a 32 MiB L3)
+ *   memset-3     the same over three warm buffers in turn, as the producer writes its packets
  *
  *   handoff MODE [PACKET_MIB [PACKETS]]   prints "MODE GiB/s checked=N"
  * Exit status 1 when a checksum differs. Nothing is left in /dev/shm.
@@ -177,7 +179,7 @@ static int consume(int sock, int data, char *shm)
 int main(int argc, char **argv)
 {
     if (argc < 2) {
-        fprintf(stderr, "usage: handoff morsel|shm-inplace|shm-copy|socket|memset [PACKET_MIB [PACKETS]]\n");
+        fprintf(stderr, "usage: handoff morsel|shm-inplace|shm-copy|socket|memset|memset-3 [PACKET_MIB [PACKETS]]\n");
         return 2;
     }
     mode = argv[1];
@@ -187,12 +189,17 @@ int main(int argc, char **argv)
         return 2;
     int total = packets + WARMUP;
 
-    if (!strcmp(mode, "memset")) {
-        char *p = warm_buffer();
+    if (!strcmp(mode, "memset") || !strcmp(mode, "memset-3")) {
+        /* One warm buffer, or the producer's three (two in flight and one being filled). */
+        int nbuf = strcmp(mode, "memset") ? SLOTS : 1;
+        char *bufs[SLOTS];
+        for (int b = 0; b < nbuf; b++)
+            bufs[b] = warm_buffer();
         double t0 = 0;
         for (int i = 0; i < total; i++) {
             if (i == WARMUP)
                 t0 = now_s();
+            char *p = bufs[i % nbuf];
             memset(p, byte_of(i), packet);
             __asm__ volatile("" ::"r"(p) : "memory");
         }

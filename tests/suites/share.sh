@@ -66,9 +66,9 @@ fi
 # 5. The hand-off benchmark's correctness, every mode (small packets), and the example pair.
 gcc -O2 -I "$ROOT/include" -I "$ROOT/benches" "$ROOT/benches/handoff.c" -o "$WORK/handoff" \
     -L "$REL" -lmorselkind -Wl,-rpath,"$REL" || die "benches/handoff.c does not build"
-for mode in morsel shm-inplace shm-copy socket memset; do
+for mode in morsel shm-inplace shm-copy socket memset memset-3; do
     out=$(timeout 60 "$WORK/handoff" "$mode" 4 40 2>&1) || { echo "$out"; die "handoff $mode"; }
-    [[ "$mode" == memset || "$out" == *"checked=46"* ]] || die "handoff $mode checked the wrong count: $out"
+    [[ "$mode" == memset* || "$out" == *"checked=46"* ]] || die "handoff $mode checked the wrong count: $out"
     say "handoff (4 MiB packets, checksums): $out"
 done
 out=$(make -s -C "$ROOT/examples" BUILD="$WORK/examples" run-shared 2>&1) || { echo "$out"; die "examples run-shared"; }
