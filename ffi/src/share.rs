@@ -47,13 +47,11 @@ pub unsafe extern "C" fn morselkind_create_shared(
         }
         // SAFETY: the caller passes a C string or null.
         let dir = unsafe { path_of(dir) };
-        match store_kind(kind, Kind::shared(&SharedConfig { dir: dir.as_deref(), max_size })) {
-            MEMKIND_SUCCESS => MEMKIND_SUCCESS,
-            c => {
-                set_errno(Error::from_code(c).map_or(libc::ENOMEM, Error::errno));
-                c
-            }
+        let made = Kind::shared(&SharedConfig { dir: dir.as_deref(), max_size });
+        if let Err(e) = &made {
+            set_errno(e.errno());
         }
+        store_kind(kind, made)
     })
 }
 

@@ -520,11 +520,7 @@ fn faults_of(who: libc::c_int) -> u64 {
 
 /// The file's size (fstat's st_size).
 pub fn file_size(fd: BorrowedFd<'_>) -> SysResult<u64> {
-    let mut st = std::mem::MaybeUninit::<libc::stat>::uninit();
-    // SAFETY: fstat fills the struct on success, which is the only case we read it.
-    check(unsafe { libc::fstat(fd.as_raw_fd(), st.as_mut_ptr()) })?;
-    // SAFETY: fstat succeeded.
-    Ok(unsafe { st.assume_init() }.st_size as u64)
+    identity(fd).map(|id| id.size)
 }
 
 /// The first data (`SEEK_DATA`) or hole (`SEEK_HOLE`) offset at or after `from`; `None` when
@@ -647,11 +643,7 @@ pub fn hex(mut v: u64, buf: &mut [u8; 18]) -> &[u8] {
 
 /// The device of the filesystem holding the open file `fd` (fstat's st_dev).
 pub fn device_of(fd: BorrowedFd<'_>) -> SysResult<u64> {
-    let mut st = std::mem::MaybeUninit::<libc::stat>::uninit();
-    // SAFETY: fstat fills the struct on success, which is the only case we read it.
-    check(unsafe { libc::fstat(fd.as_raw_fd(), st.as_mut_ptr()) })?;
-    // SAFETY: fstat succeeded.
-    Ok(unsafe { st.assume_init() }.st_dev)
+    identity(fd).map(|id| id.dev)
 }
 
 /// The largest size this process may give a file (RLIMIT_FSIZE's soft limit; `u64::MAX` when
@@ -830,7 +822,7 @@ pub struct FileIdentity {
     pub regular: bool,
 }
 
-/// fstat's identity of `fd`.
+/// fstat's identity of `fd` (its size and device: [`file_size`], [`device_of`]).
 pub fn identity(fd: BorrowedFd<'_>) -> SysResult<FileIdentity> {
     let mut st = std::mem::MaybeUninit::<libc::stat>::uninit();
     // SAFETY: fstat fills the struct on success, which is the only case we read it.
