@@ -72,12 +72,17 @@ const BIN_CAP_OF: [usize; NCLASSES] = {
     t
 };
 
+/// How many blocks a bin of `class` holds (a depot's stack holds as many: `crate::depot`).
+pub(crate) fn bin_cap(class: usize) -> usize {
+    BIN_CAP_OF[class]
+}
+
 /// The most blocks one fill takes from the arena: a thread that needs one block of a class
 /// does not get a thousand.
 const FILL_MAX: usize = 64;
 
 /// The slots of all bins of a kind cache, one after the other.
-const SLOTS: usize = {
+pub(crate) const SLOTS: usize = {
     let mut sum = 0;
     let mut i = 0;
     while i < NCLASSES {
@@ -247,7 +252,7 @@ fn teardown() {
             continue;
         }
         if let Some(kind) = Kind::from_index_any(i) {
-            flush_all(caches, kind, kc);
+            flush_all(caches, kind, kc, true);
         }
         // SAFETY: allocated by `kind_cache` from a MetaBox; the owner clears its own slot.
         unsafe {
@@ -275,6 +280,8 @@ fn teardown() {
 /// Takes the thread registry for a fork (see `crate::fork`).
 pub(crate) fn fork_lock() {
     THREADS.raw().acquire();
+    // Depots are made under THREADS, so every one is seen here.
+    crate::depot::fork_lock();
 }
 
 /// Releases the registry in the parent after a fork.
@@ -282,6 +289,8 @@ pub(crate) fn fork_lock() {
 /// # Safety
 /// Only after [`fork_lock`], by the thread that called it.
 pub(crate) unsafe fn fork_unlock() {
+    // SAFETY: taken by `fork_lock`, by this thread.
+    unsafe { crate::depot::fork_unlock() };
     // SAFETY: taken by `fork_lock`, without a guard.
     unsafe { THREADS.raw().release() }
 }
@@ -295,6 +304,9 @@ pub(crate) unsafe fn fork_unlock() {
 /// Only in a forked child, before any other thread exists.
 pub(crate) unsafe fn after_fork_child() {
     let me = current();
+    // SAFETY: taken by `fork_lock` in the parent before the fork. The depots' blocks stay:
+    // the locks were held, so no thread was half-way through moving any.
+    unsafe { crate::depot::fork_unlock() };
     // SAFETY: the registry is ours (taken by `fork_lock` before the fork).
     unsafe { THREADS.raw().release() };
     let mut reg = THREADS.lock();
@@ -328,16 +340,25 @@ fn leave(caches: &ThreadCaches) {
     busy::leave(&caches.busy);
 }
 
-fn flush_all(caches: &ThreadCaches, kind: Kind, kc: *mut KindCache) {
+/// Empties the thread's cache for `kind`. At thread exit (`to_depot`) the blocks go to the
+/// kind's depot where it has room, for the threads that stay; for exact statistics or a
+/// retry after exhaustion (`cache::flush`) they go to the arena, and the depot is drained too.
+fn flush_all(caches: &ThreadCaches, kind: Kind, kc: *mut KindCache, to_depot: bool) {
     // SAFETY: the thread's own kind cache.
     let kc = unsafe { &mut *kc };
     if enter(caches, kind, kc.generation) {
-        for bin in kc.bins.iter_mut() {
+        for (class, bin) in kc.bins.iter_mut().enumerate() {
+            if to_depot {
+                bin.n -= crate::depot::put(kind, class, bin.cached()) as u32;
+            }
             for &p in bin.cached() {
                 // SAFETY: a cached block of this live kind, inside the busy window.
                 unsafe { je::dallocx(p.cast(), je::MALLOCX_TCACHE_NONE) };
             }
             bin.clear();
+        }
+        if !to_depot {
+            crate::depot::drain(kind);
         }
         leave(caches);
     }
@@ -360,6 +381,9 @@ pub(crate) fn before_destroy(kind: Kind) {
         node = unsafe { *caches.next.get() };
     }
     drop(reg);
+    // Nobody is inside a window for the kind now, nor can enter one: the depot's blocks
+    // belong to arenas about to go.
+    crate::depot::forget(kind);
     // Our own cache for the kind is stale now; reset it without touching its blocks.
     if !me.is_null() && me != DEAD {
         // SAFETY: our own caches, read by their owner.
@@ -475,26 +499,31 @@ fn alloc_slow(kind: Kind, class: usize, flags: libc::c_int) -> Option<NonNull<u8
         return None;
     }
     let bin = &mut kc.bins[class];
-    // One call fills a few dozen blocks (fresh slabs whole); blocks are handed out as pushed
-    // (LIFO). The bin's frees fill the rest of it.
-    let want = (bin.cap as usize / 2).min(FILL_MAX);
+    // Blocks that flushes left in the kind's depot first, up to half the bin: a copy under
+    // one lock. Else one call fills a few dozen blocks from the arena (fresh slabs whole).
+    // Blocks are handed out as pushed (LIFO); the bin's frees fill the rest of it.
     let first = bin.n as usize;
     let mut n = first;
-    if n < want {
+    let half = bin.cap as usize / 2;
+    if n < half {
+        n += crate::depot::take(kind, class, &mut bin.slots()[n..half]);
+    }
+    let want = half.min(FILL_MAX);
+    if n == first && n < want {
         let range = &mut bin.slots()[n..want];
         // SAFETY: `*mut u8` and `*mut c_void` have the same layout; the range is the bin's.
         let slots: &mut [*mut libc::c_void] =
             unsafe { std::slice::from_raw_parts_mut(range.as_mut_ptr().cast(), range.len()) };
         n += crate::je::batch_alloc(slots, class_size, flags);
-    }
-    while n < want {
-        // SAFETY: the flags name one of the kind's arenas; inside the busy window.
-        let p = unsafe { je::mallocx(class_size, flags) };
-        if p.is_null() {
-            break;
+        while n < want {
+            // SAFETY: the flags name one of the kind's arenas; inside the busy window.
+            let p = unsafe { je::mallocx(class_size, flags) };
+            if p.is_null() {
+                break;
+            }
+            bin.slots()[n] = p.cast();
+            n += 1;
         }
-        bin.slots()[n] = p.cast();
-        n += 1;
     }
     leave(caches);
     // Tag the fresh blocks before any is handed out (see `directory`): frees then know their
@@ -603,33 +632,39 @@ pub(crate) fn free_after_miss(
 ) -> bool {
     let Some((caches, kc)) = kind_cache(kind) else { return false };
     let bin = &mut kc.bins[class];
-    if arena_flags(kind) == 0 {
-        if bin.n < bin.cap {
-            let n = bin.n as usize;
-            bin.slots()[n] = ptr.as_ptr();
-            bin.n += 1;
-        } else {
-            // SAFETY: the caller's live block of this kind (DEFAULT) and class.
-            unsafe { free_behind(ptr, class) };
-        }
+    if bin.n < bin.cap {
+        // The cache was just made or reset.
+        let n = bin.n as usize;
+        bin.slots()[n] = ptr.as_ptr();
+        bin.n += 1;
         return true;
+    }
+    if arena_flags(kind) == 0 {
+        // SAFETY: the caller's live block of this kind (DEFAULT) and class.
+        unsafe { free_behind(ptr, class) };
+        return true;
+    }
+    if !crate::depot::exists(kind) {
+        // Outside the busy window: a destroyer holds the registry while it waits for one.
+        let _registry = THREADS.lock();
+        crate::depot::make(kind);
     }
     if !enter(caches, kind, kc.generation) {
         return false;
     }
-    let keep = bin.cap / 2;
+    // Half the bin goes to the kind's depot (one copy under one lock), or to the arena block
+    // by block where the depot has no room.
+    let keep = bin.cap as usize / 2;
+    let mut n = bin.n as usize;
+    n -= crate::depot::put(kind, class, &bin.slots()[keep..n]);
     let class_size = CLASS_SIZE[class];
-    while bin.n > keep {
-        bin.n -= 1;
-        let n = bin.n as usize;
-        let p = bin.slots()[n];
+    for &p in &bin.slots()[keep..n] {
         // SAFETY: a cached block of this live kind and class, inside the busy window.
         unsafe { je::sdallocx(p.cast(), class_size, je::MALLOCX_TCACHE_NONE) };
     }
     leave(caches);
-    let n = bin.n as usize;
-    bin.slots()[n] = ptr.as_ptr();
-    bin.n += 1;
+    bin.slots()[keep] = ptr.as_ptr();
+    bin.n = keep as u32 + 1;
     true
 }
 
@@ -665,6 +700,6 @@ pub(crate) fn make(kind: Kind) {
 /// Flushes the calling thread's cache for `kind` (before a retry when a limited kind is full).
 pub(crate) fn flush(kind: Kind) {
     if let Some((caches, kc)) = kind_cache(kind) {
-        flush_all(caches, kind, kc);
+        flush_all(caches, kind, kc, false);
     }
 }

@@ -29,13 +29,15 @@
 // - `provider` (a kind's extent hooks and morsels), `statics` (the static kind table and
 //   memkind's placement rules), `diagnostics` (what setting a kind up came to, in words),
 //   `startup` (what the library does with the environment when it starts);
-// - `kind`, `cache`, `fork`; then `heap`, `dynamic` and `alloc`, the API over them.
+// - `kind`, `cache` (with `depot`, the kinds' shared overflow stacks), `fork`; then `heap`, `dynamic` and `alloc`, the API over them.
 #[allow(unsafe_code)]
 mod alloc;
 #[cfg_attr(all(test, loom), allow(unsafe_code))]
 mod busy;
 #[allow(unsafe_code)]
 pub(crate) mod cache;
+#[allow(unsafe_code)]
+mod depot;
 mod diagnostics;
 #[allow(unsafe_code)]
 pub(crate) mod directory;
