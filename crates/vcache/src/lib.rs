@@ -3,6 +3,14 @@
 //! scattered over free runs where no contiguous run holds them (so a put never fails while the
 //! free space adds up to the value); keys, the index and the LRU list live in DRAM.
 //!
+//! Placement: a value takes the best-fitting free run. Where none holds it, a put under LRU
+//! evicts the least recently used entry together with the entries that follow it in the pool
+//! (up to `SPAN_LIMIT` of them) until one contiguous span holds the value, so values stay
+//! whole once the pool is full (a scattered value is read at about half the speed of a whole
+//! one, and leaves scattered holes when it goes). What a span leaves over is a hole that later
+//! values fit into; once holes add up to more than 1/`SLACK_DIVISOR` of the pool, puts are
+//! scattered over them instead, which bounds the space they hold.
+//!
 //! Concurrency: the index is sharded, each shard under a short lock of its own; a hit records
 //! its use in a lock-free ring in front of the LRU list, which is locked (with the heap) only
 //! when the ring is full, by puts and at eviction. Values are copied in and out with no lock
@@ -943,6 +951,43 @@ impl Cache {
 mod tests {
     use super::*;
     use std::sync::atomic::AtomicU64;
+
+    /// Once an LRU pool is full, puts of random sizes keep most values whole (the LRU entry is
+    /// evicted with its neighbours in the pool) and the holes small, every value reads back
+    /// and the evictions are the hook's calls.
+    #[test]
+    fn full_pool_keeps_values_whole() {
+        let cache = Cache::builder().size(8 << 20).unwrap().policy(Policy::Lru).build_memfd().unwrap();
+        let hooked = Arc::new(AtomicU64::new(0));
+        let h = hooked.clone();
+        cache.on_evict(Some(Arc::new(move |_: &Cache, _: &[u8]| {
+            h.fetch_add(1, Ordering::Relaxed);
+        })));
+        let value = |k: u64| -> Vec<u8> {
+            let n = 256 + (k.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 40) as usize % ((64 << 10) - 256);
+            (0..n).map(|i| (k as usize * 7 + i) as u8).collect()
+        };
+        let mut buf = vec![0u8; 64 << 10];
+        for k in 0..4000u64 {
+            cache.put(&k.to_le_bytes(), &value(k)).unwrap();
+            let (n, size) = cache.get(&k.to_le_bytes(), &mut buf, 0).unwrap();
+            assert!(n == size && buf[..n] == value(k)[..], "key {k}: {n} of {size} bytes, or wrong ones");
+        }
+        let st = cache.stats();
+        assert_eq!(st[Stat::Evict as usize], hooked.load(Ordering::Relaxed));
+        assert_eq!(st[Stat::Entries as usize], 4000 - st[Stat::Evict as usize]);
+        let g = cache.lock();
+        let (mut entries, mut whole) = (0, 0);
+        for slot in &g.slots {
+            if let Some(e) = &slot.entry {
+                entries += 1;
+                whole += usize::from(e.runs.as_slice().len() == 1);
+            }
+        }
+        assert!(whole * 10 >= entries * 6, "{whole} of {entries} values whole");
+        let units = (cache.pool_size() / cache.extent_size()) as u64;
+        assert!(g.heap.free_committed() <= units / 50, "{} units in holes", g.heap.free_committed());
+    }
 
     /// Threads getting, putting and evicting the same keys of a small pool that keeps evicting:
     /// every hit returns the bytes its key is always put with, the hook is called once per
