@@ -3,6 +3,14 @@
 //! scattered over free runs where no contiguous run holds them (so a put never fails while the
 //! free space adds up to the value); keys, the index and the LRU list live in DRAM.
 //!
+//! Placement: a value takes the best-fitting free run. Where none holds it, a put under LRU
+//! evicts the least recently used entry together with the entries that follow it in the pool
+//! (up to `SPAN_LIMIT` of them) until one contiguous span holds the value, so values stay
+//! whole once the pool is full (a scattered value is read at about half the speed of a whole
+//! one, and leaves scattered holes when it goes). What a span leaves over is a hole that later
+//! values fit into; once holes add up to more than 1/`SLACK_DIVISOR` of the pool, puts are
+//! scattered over them instead, which bounds the space they hold.
+//!
 //! Concurrency: the index is sharded, each shard under a short lock of its own; a hit records
 //! its use in a lock-free ring in front of the LRU list, which is locked (with the heap) only
 //! when the ring is full, by puts and at eviction. Values are copied in and out with no lock
@@ -22,7 +30,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
-use hashbrown::{DefaultHashBuilder, HashTable};
+use hashbrown::{DefaultHashBuilder, HashMap, HashTable};
 
 pub use heap::Run;
 use heap::{Heap, Runs};
@@ -221,6 +229,14 @@ impl Builder {
 
 const NIL: u32 = u32::MAX;
 
+/// Free units (as a fraction of the pool: 1/1024) that may sit in holes before a put takes
+/// them, scattered, rather than evicting a span that holds its value whole. Holes are what a
+/// span left over; a larger slack keeps more values whole and the pool less full.
+const SLACK_DIVISOR: u64 = 1024;
+
+/// The most neighbours a put evicts with the least recently used entry to make one span.
+const SPAN_LIMIT: usize = 16;
+
 /// Index shards: a get locks only its key's shard, so gets on different keys do not contend.
 const SHARDS: usize = 16;
 
@@ -274,6 +290,9 @@ struct Slot {
     next: u32,
     /// Bumped each time the slot takes a new entry, so a stale use in the ring is recognised.
     gen: u32,
+    /// The entry's longest run (its only one, mostly): what placement looks at when it weighs
+    /// victims, without following the entry.
+    run: Run,
 }
 
 /// One shard of the index, with the get statistics of its keys.
@@ -361,6 +380,8 @@ struct Inner {
     /// Least recently used.
     tail: u32,
     heap: Heap,
+    /// First unit of each run of each entry in the LRU list -> (its slot, the run's length).
+    owner: HashMap<u64, (u32, u64)>,
     puts: u64,
     evicts: u64,
     dram: u64,
@@ -435,6 +456,56 @@ impl Inner {
         None
     }
 
+    /// The least recently used entry and, where its longest run (with the free units around
+    /// it) is too short for `units`, the entries that follow that run in the pool, up to
+    /// `limit` of them, until the span holds `units`: all marked as being evicted. Empty where
+    /// no such span is found (the LRU entry is busy, a neighbour is in use or being evicted,
+    /// the span reaches the end of the committed pool): the caller evicts the LRU entry alone
+    /// and scatters. Evicting the LRU entry's neighbours in the pool, rather than the next
+    /// least recently used entries wherever they lie, is what keeps values whole once the
+    /// pool is full: evicting by age alone leaves holes all over the pool, and a value cut to
+    /// fit them leaves as many holes when it goes in turn.
+    fn pick_span(&mut self, ring: &HitRing, units: u64, limit: usize) -> Vec<Arc<Entry>> {
+        if self.tail != NIL && self.entry(self.tail).queued.load(Ordering::Relaxed) {
+            self.apply_pending(ring);
+        }
+        let s = self.tail;
+        if s == NIL || self.slots[s as usize].run.len == 0 {
+            return Vec::new();
+        }
+        let run = self.slots[s as usize].run;
+        let mut end = self.heap.free_end(run.start + run.len);
+        let begin = run.start - self.heap.free_before(run.start);
+        let mut chosen = vec![s];
+        while end - begin < units {
+            if chosen.len() > limit {
+                return Vec::new();
+            }
+            let Some(&(o, len)) = self.owner.get(&end) else { return Vec::new() };
+            let e = self.entry(o);
+            if e.queued.load(Ordering::Relaxed) || e.evicting.load(Ordering::Relaxed) {
+                return Vec::new();
+            }
+            if !chosen.contains(&o) {
+                chosen.push(o);
+            }
+            end = self.heap.free_end(end + len);
+        }
+        let mut taken = Vec::with_capacity(chosen.len());
+        for &c in &chosen {
+            let e = self.entry(c);
+            if e.evicting.swap(true, Ordering::AcqRel) {
+                for t in &taken {
+                    let t: &Arc<Entry> = t;
+                    t.evicting.store(false, Ordering::Release);
+                }
+                return Vec::new();
+            }
+            taken.push(e.clone());
+        }
+        taken
+    }
+
     /// Drops one reference; the last one gives the entry's extents back.
     fn release(&mut self, e: Arc<Entry>) {
         if let Some(e) = Arc::into_inner(e) {
@@ -475,6 +546,9 @@ pub struct Cache {
     inner: Padded<Mutex<Inner>>,
     on_evict: RwLock<Option<Callback>>,
     on_miss: RwLock<Option<Callback>>,
+    /// Free units that may sit in holes before puts take them (scattered) in preference to
+    /// evicting a victim that makes room for a whole value.
+    slack: u64,
 }
 
 impl std::fmt::Debug for Cache {
@@ -495,6 +569,7 @@ impl Cache {
     }
 
     fn new(pool: Pool, dir: Option<PathBuf>, extent: usize, policy: Policy, heap: Heap) -> Cache {
+        let units = (pool.size() / extent) as u64;
         let shard = || Padded(Mutex::new(Shard { table: HashTable::new(), gets: 0, hits: 0, misses: 0 }));
         Cache {
             pool,
@@ -510,6 +585,7 @@ impl Cache {
                 head: NIL,
                 tail: NIL,
                 heap,
+                owner: HashMap::default(),
                 puts: 0,
                 evicts: 0,
                 dram: 0,
@@ -517,6 +593,7 @@ impl Cache {
             })),
             on_evict: RwLock::new(None),
             on_miss: RwLock::new(None),
+            slack: units / SLACK_DIVISOR,
         }
     }
 
@@ -594,7 +671,13 @@ impl Cache {
         let slot = match g.free_slots.pop() {
             Some(s) => s,
             None => {
-                g.slots.push(Slot { entry: None, prev: NIL, next: NIL, gen: 0 });
+                g.slots.push(Slot {
+                    entry: None,
+                    prev: NIL,
+                    next: NIL,
+                    gen: 0,
+                    run: Run { start: 0, len: 0 },
+                });
                 (g.slots.len() - 1) as u32
             }
         };
@@ -610,8 +693,14 @@ impl Cache {
             evicting: AtomicBool::new(false),
             queued: AtomicBool::new(false),
         });
+        let run =
+            entry.runs.as_slice().iter().copied().max_by_key(|r| r.len).unwrap_or(Run { start: 0, len: 0 });
         g.slots[slot as usize].entry = Some(entry.clone());
         g.slots[slot as usize].gen = gen;
+        g.slots[slot as usize].run = run;
+        for r in entry.runs.as_slice() {
+            g.owner.insert(r.start, (slot, r.len));
+        }
         g.push_front(slot);
         sh.table.insert_unique(hash, entry, |e| e.hash);
         g.puts += 1;
@@ -620,6 +709,10 @@ impl Cache {
 
     /// Takes `units` of the pool for a new value of `key`, evicting under LRU until they fit.
     fn take_space(&self, hash: u64, key: &[u8], units: u64) -> Result<Runs, Error> {
+        if units == 0 {
+            return Ok(Runs::Many(Box::new([])));
+        }
+        let mut looked = false;
         loop {
             // Checked again after each eviction: the hook may have put the key.
             if self.shard(hash).find(hash, key).is_some() {
@@ -632,8 +725,17 @@ impl Cache {
                     let r = self.pool.commit(first as usize * self.extent, count as usize * self.extent);
                     r.map_err(|e| *commit_error = Some(e)).is_ok()
                 };
-                if let Some(runs) = heap.alloc(units, &mut commit) {
-                    return Ok(runs);
+                if let Some(run) = heap.alloc_whole(units, &mut commit) {
+                    return Ok(Runs::One(run));
+                }
+                // Scattered over the free runs: under NONE always, under LRU once the holes add
+                // up to more than the slack (so they never sit idle long), or once no victim
+                // near the end of the LRU list frees a run that holds the value whole.
+                let free = heap.free_committed();
+                if self.policy == Policy::None || (free >= units && (looked || free > self.slack)) {
+                    if let Some(runs) = heap.scatter(units) {
+                        return Ok(runs);
+                    }
                 }
                 let full = |commit_error: Option<Errno>| match commit_error {
                     Some(e) => Error::Sys("allocating pool blocks", e),
@@ -642,13 +744,21 @@ impl Cache {
                 if self.policy == Policy::None {
                     return Err(full(g.commit_error));
                 }
-                match g.pick_victim(&self.ring) {
-                    Some(v) => v,
-                    None if g.heap.available() >= units => continue, // readers hold evicted extents
-                    None => return Err(full(g.commit_error)),
+                let span = if looked { Vec::new() } else { g.pick_span(&self.ring, units, SPAN_LIMIT) };
+                looked = true;
+                if !span.is_empty() {
+                    span
+                } else {
+                    match g.pick_victim(&self.ring) {
+                        Some(v) => vec![v],
+                        None if g.heap.available() >= units => continue, // readers hold evicted extents
+                        None => return Err(full(g.commit_error)),
+                    }
                 }
             };
-            self.evict_entry(victim);
+            for v in victim {
+                self.evict_entry(v);
+            }
         }
     }
 
@@ -667,6 +777,9 @@ impl Cache {
             }
             g.unlink(s);
             let held = g.slots[s as usize].entry.take().expect("checked above");
+            for r in held.runs.as_slice() {
+                g.owner.remove(&r.start);
+            }
             g.free_slots.push(s);
             g.dram -= entry_dram(held.key.as_slice().len(), &held.runs);
             g.evicts += 1;
@@ -733,6 +846,23 @@ impl Cache {
             return 0;
         }
         let want = buf.len().min(e.vsize - offset);
+        // Every page to be read asked for first, then copied: the pieces of a scattered value lie
+        // anywhere in the pool, each a cold start for the copy.
+        let (mut skip, mut done) = (offset, 0);
+        for r in e.runs.as_slice() {
+            if done == want {
+                break;
+            }
+            let bytes = r.len as usize * self.extent;
+            if skip >= bytes {
+                skip -= bytes;
+                continue;
+            }
+            let n = (bytes - skip).min(want - done);
+            self.pool.prefetch(r.start as usize * self.extent + skip, n);
+            done += n;
+            skip = 0;
+        }
         let (mut skip, mut done) = (offset, 0);
         for r in e.runs.as_slice() {
             if done == want {
@@ -821,6 +951,43 @@ impl Cache {
 mod tests {
     use super::*;
     use std::sync::atomic::AtomicU64;
+
+    /// Once an LRU pool is full, puts of random sizes keep most values whole (the LRU entry is
+    /// evicted with its neighbours in the pool) and the holes small, every value reads back
+    /// and the evictions are the hook's calls.
+    #[test]
+    fn full_pool_keeps_values_whole() {
+        let cache = Cache::builder().size(8 << 20).unwrap().policy(Policy::Lru).build_memfd().unwrap();
+        let hooked = Arc::new(AtomicU64::new(0));
+        let h = hooked.clone();
+        cache.on_evict(Some(Arc::new(move |_: &Cache, _: &[u8]| {
+            h.fetch_add(1, Ordering::Relaxed);
+        })));
+        let value = |k: u64| -> Vec<u8> {
+            let n = 256 + (k.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 40) as usize % ((64 << 10) - 256);
+            (0..n).map(|i| (k as usize * 7 + i) as u8).collect()
+        };
+        let mut buf = vec![0u8; 64 << 10];
+        for k in 0..4000u64 {
+            cache.put(&k.to_le_bytes(), &value(k)).unwrap();
+            let (n, size) = cache.get(&k.to_le_bytes(), &mut buf, 0).unwrap();
+            assert!(n == size && buf[..n] == value(k)[..], "key {k}: {n} of {size} bytes, or wrong ones");
+        }
+        let st = cache.stats();
+        assert_eq!(st[Stat::Evict as usize], hooked.load(Ordering::Relaxed));
+        assert_eq!(st[Stat::Entries as usize], 4000 - st[Stat::Evict as usize]);
+        let g = cache.lock();
+        let (mut entries, mut whole) = (0, 0);
+        for slot in &g.slots {
+            if let Some(e) = &slot.entry {
+                entries += 1;
+                whole += usize::from(e.runs.as_slice().len() == 1);
+            }
+        }
+        assert!(whole * 10 >= entries * 6, "{whole} of {entries} values whole");
+        let units = (cache.pool_size() / cache.extent_size()) as u64;
+        assert!(g.heap.free_committed() <= units / 50, "{} units in holes", g.heap.free_committed());
+    }
 
     /// Threads getting, putting and evicting the same keys of a small pool that keeps evicting:
     /// every hit returns the bytes its key is always put with, the hook is called once per

@@ -95,11 +95,56 @@ impl Pool {
         }
     }
 
+    /// Starts loading `[off, off + len)` into the caches ahead of a `read`: the first lines of
+    /// each 4 KiB page it covers. The hardware prefetchers follow a stream within a page but do
+    /// not cross into the next one, and each page of a pool on small pages is a TLB miss of its
+    /// own; touching every page up front overlaps those misses (and the page walks) instead of
+    /// taking them one after another as the copy reaches each page. Never faults, changes
+    /// nothing: a hint.
+    pub fn prefetch(&self, off: usize, len: usize) {
+        debug_assert!(off + len <= self.size);
+        if len == 0 {
+            return;
+        }
+        let (start, end) = (self.base() + off, self.base() + off + len);
+        let mut page = start & !(PREFETCH_PAGE - 1);
+        while page < end {
+            let first = page.max(start & !63);
+            let last = (page + PREFETCH_PAGE).min(end);
+            let mut line = first;
+            for _ in 0..PREFETCH_LINES {
+                if line >= last {
+                    break;
+                }
+                prefetch_line(line);
+                line += 64;
+            }
+            page += PREFETCH_PAGE;
+        }
+    }
+
     /// Bytes of file blocks allocated (0 for a memfd that reports none).
     pub fn file_bytes(&self) -> u64 {
         self.source.file_bytes()
     }
 }
+
+/// The span the hardware prefetchers stop at, and the lines `Pool::prefetch` asks for in each.
+const PREFETCH_PAGE: usize = 4096;
+const PREFETCH_LINES: usize = 3;
+
+/// Asks for the cache line at `addr` (a hint: an address outside any mapping is ignored).
+#[cfg(target_arch = "x86_64")]
+fn prefetch_line(addr: usize) {
+    use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+    // SAFETY: a prefetch neither faults nor changes memory, whatever the address; SSE is part
+    // of x86_64.
+    unsafe { _mm_prefetch::<_MM_HINT_T0>(addr as *const i8) }
+}
+
+/// Elsewhere, nothing.
+#[cfg(not(target_arch = "x86_64"))]
+fn prefetch_line(_addr: usize) {}
 
 /// Values from this size on are written with non-temporal stores. A put writes a value that
 /// is not read again soon, into pool memory that is not in any cache: ordinary stores first
