@@ -231,13 +231,14 @@ impl Memory {
 
     /// Batched STATIC_RATIO, for a caller that places many allocations per decision
     /// (libmorseltier: a thread allocates a grant of bytes from one tier, then asks again): the
-    /// tier furthest behind its share of the live bytes (the least live bytes per part of the
-    /// ratio; tier 0 on a tie, and a tier of ratio 0 never), and how many bytes to allocate
-    /// there before asking again: 1/256 of the tier's live bytes, from [`GRANT_MIN`] to
-    /// [`GRANT_MAX`], so one grant moves a tier's share by at most about 0.4% once the heap is
-    /// past 16 MiB. With two tiers it is memkind's choice (the second tier while its weighted
-    /// live bytes are below the first's). `pending` is the caller's own live bytes per tier not
-    /// counted yet (added to the global counters for the choice), or empty.
+    /// tier that the grant leaves furthest behind its share of the live bytes (the least live
+    /// bytes per part of the ratio once the grant is added: a grant is a step, and the choice
+    /// corrects for its size, so a small heap starts where the ratio wants most of it; tier 0
+    /// on a tie, a tier of ratio 0 never), and how many bytes to allocate there before asking
+    /// again: 1/256 of the tier's live bytes, from [`GRANT_MIN`] to [`GRANT_MAX`], so one grant
+    /// moves a tier's share by at most about 0.4% once the heap is past 16 MiB. `pending` is
+    /// the caller's own live bytes per tier not counted yet (added to the global counters for
+    /// the choice), or empty.
     ///
     /// Under other policies: tier 0 and [`GRANT_MAX`] (one tier), or the tier [`Memory::pick`]
     /// gives for `size` with a grant of 0 (DYNAMIC_THRESHOLD decides by size).
@@ -253,21 +254,22 @@ impl Memory {
                     let own = pending.get(i).copied().unwrap_or(0);
                     (counters::approx_live(self.tiers[i].kind) as i64 + own).max(0) as u64
                 };
+                let grant = |i: usize| (live(i) as usize / 256).clamp(GRANT_MIN, GRANT_MAX);
                 let mut best = 0;
                 let mut best_fill = f64::INFINITY;
                 for (i, t) in self.tiers.iter().enumerate() {
                     if t.ratio == 0 {
                         continue;
                     }
-                    // Live bytes per part of the ratio (f64: exact to 2^53 bytes).
-                    let fill = live(i) as f64 / t.ratio as f64;
+                    // Live bytes per part of the ratio half-way through the grant (f64: exact
+                    // to 2^53).
+                    let fill = (live(i) + grant(i) as u64 / 2) as f64 / t.ratio as f64;
                     if fill < best_fill {
                         best = i;
                         best_fill = fill;
                     }
                 }
-                let bytes = (live(best) as usize / 256).clamp(GRANT_MIN, GRANT_MAX);
-                (best, bytes)
+                (best, grant(best))
             }
         }
     }
@@ -562,15 +564,17 @@ mod tests {
         bld.add_tier(b, 4).unwrap();
         bld.add_tier(c, 0).unwrap();
         let m = bld.construct().unwrap();
-        assert_eq!(m.grant(100, &[]), (0, GRANT_MIN), "nothing live: tier 0");
+        assert_eq!(m.grant(100, &[]), (1, GRANT_MIN), "nothing live: a grant puts tier 1 least ahead");
         counters::add_batch(a, 100_000, 0, 0);
         assert_eq!(m.grant(100, &[]), (1, GRANT_MIN));
-        // 100 000 per part in tier 0, 250 000 in tier 1 with the caller's pending bytes.
+        // 104 096 per part in tier 0 after a grant, 251 024 in tier 1 with the pending bytes.
         assert_eq!(m.grant(100, &[0, 1_000_000, 0]), (0, GRANT_MIN));
         counters::add_batch(a, 100 << 20, 0, 0);
         counters::add_batch(b, 400 << 20, 0, 0);
-        // Exactly on target: tier 0, whose 1/256 is past the largest grant.
-        assert_eq!(m.grant(100, &[-100_000, 0, 0]), (0, GRANT_MAX));
+        // Exactly on target: tier 1, where a grant (the largest: 1/256 is past it) weighs a
+        // quarter; tier 0 when tier 1 is a grant ahead.
+        assert_eq!(m.grant(100, &[-100_000, 0, 0]), (1, GRANT_MAX));
+        assert_eq!(m.grant(100, &[-100_000, 4 * GRANT_MAX as i64, 0]), (0, GRANT_MAX));
         assert_eq!(m.grant(100, &[0, -(1 << 20), 0]), (1, GRANT_MAX));
         counters::add_batch(a, -(100 << 20) - 100_000, 0, 0);
         counters::add_batch(b, -(400 << 20), 0, 0);
