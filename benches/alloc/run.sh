@@ -201,7 +201,7 @@ NOTES="$WORK/notes.txt"
 
 # run_one PROG_NAME BIN ARGS CFG_NAME PRELOAD TIERS REP -> appends a line to $RESULTS
 run_one() {
-    local name="$1" bin="$2" args="$3" cfg="$4" pre="$5" tiers="$6" rep="$7"
+    local name="$1" bin="$2" args="$3" cfg="$4" pre="$5" tiers="$6" rep_no="$7"
     local dir="" envs=(env -u LD_PRELOAD -u MEMKIND_MEM_TIERS -u MEMKIND_MEM_THRESHOLDS)
     if [[ $tiers == *@DIR@* ]]; then
         new_daxdir
@@ -210,8 +210,14 @@ run_one() {
     fi
     [[ $pre != - ]] && envs+=("LD_PRELOAD=$pre")
     [[ $tiers != - ]] && envs+=("MEMKIND_MEM_TIERS=$tiers")
-    local out="$WORK/out" err="$WORK/err" tim="$WORK/time" rc
-    rm -f "$out" "$err" "$tim"
+    local out="$WORK/out" err="$WORK/err" tim="$WORK/time" rep="$WORK/tier-report" rc
+    rm -f "$out" "$err" "$tim" "$rep"
+    # Ours with tiers: the interposer appends each tier's time-weighted live bytes (sampled
+    # every millisecond, as `morselkind run` reports them) to this file at exit.
+    if [[ $cfg == ours-fsdax || $cfg == base-fsdax ]]; then
+        : >"$rep"
+        envs+=("MORSELKIND_TIER_REPORT=$rep")
+    fi
     # shellcheck disable=SC2086 # ARGS split into words on purpose
     if ((HAVE_TIME)); then
         (cd "$WORK" && ulimit -c 0 && exec /usr/bin/time -f 'maxrss_kb=%M' -o "$tim" \
@@ -220,7 +226,12 @@ run_one() {
         (cd "$WORK" && ulimit -c 0 && exec timeout -k 10 "$TIMEOUT" "${envs[@]}" "$bin" $args) >"$out" 2>"$err"
     fi
     rc=$?
-    local line secs cpu rss status detail=""
+    local line secs cpu rss status detail="" ratio="-"
+    if [[ -s $rep ]]; then
+        # FS_DAX / DRAM live bytes over the run: the tiers' byte·ms areas, summed over processes.
+        ratio="$(awk '{ t = ""; a = 0; for (i = 1; i <= NF; i++) { if ($i ~ /^tier=/) t = substr($i, 6); if ($i ~ /^area=/) a = substr($i, 6) }
+            A[t] += a } END { if (A["0"] > 0) printf "%.3f", A["1"] / A["0"]; else print "-" }' "$rep")"
+    fi
     line="$(grep -m1 ' seconds=' "$out" 2>/dev/null)"
     secs="$(sed -n 's/.* seconds=\([0-9.]*\).*/\1/p' <<<"$line")"
     cpu="$(sed -n 's/.* cpu=\([0-9.]*\).*/\1/p' <<<"$line")"
@@ -243,25 +254,25 @@ run_one() {
             detail="no seconds= line in the output"
         fi
         {
-            echo "### $name under $cfg (run ${rep}): FAIL, $detail"
+            echo "### $name under $cfg (run ${rep_no}): FAIL, $detail"
             echo '```'
             echo "${envs[*]:7} ${bin##*/} $args"
             tail -n 15 "$err" 2>/dev/null
             tail -n 3 "$out" 2>/dev/null
             echo '```'
         } >>"$FAILLOG"
-        say "  FAIL: $name under $cfg (run $rep): $detail: $(grep -v '^Command ' "$err" 2>/dev/null | head -n 2 | tr '\n' ' ')"
+        say "  FAIL: $name under $cfg (run $rep_no): $detail: $(grep -v '^Command ' "$err" 2>/dev/null | head -n 2 | tr '\n' ' ')"
         secs="" cpu=""
     fi
     if [[ -n $dir ]]; then
         local left
         left="$(find "$dir" -mindepth 1 2>/dev/null | wc -l)"
         if [[ $left -gt 0 ]]; then
-            echo "- $name under $cfg (run $rep): $left file(s) left in the FS_DAX directory" >>"$NOTES"
+            echo "- $name under $cfg (run $rep_no): $left file(s) left in the FS_DAX directory" >>"$NOTES"
         fi
         drop_daxdir "$dir"
     fi
-    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$cfg" "$rep" "$status" "${secs:--}" "${cpu:--}" "${rss:--}" "${detail:--}" >>"$RESULTS"
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$cfg" "$rep_no" "$status" "${secs:--}" "${cpu:--}" "${rss:--}" "${detail:--}" "$ratio" >>"$RESULTS"
 }
 
 # ---- select ----
@@ -372,6 +383,7 @@ rev="$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')"
         if ($3 ~ /^w/) next
         n = ++ok[key]; S[key, n] = $5; if ($6 != "-") { nu = ++ncpu[key]; U[key, nu] = $6 }
         if ($7 != "-") { nr = ++nrss[key]; R[key, nr] = $7 }
+        if (NF >= 9 && $9 != "-") { nq = ++nratio[key]; Q[key, nq] = $9 }
     }
     END {
         # medians
@@ -442,6 +454,23 @@ rev="$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')"
         goal("ours DRAM only vs jemalloc: geomean of time ratios", GJ["ours-dram"], "≤ 1.10", 1.10, 1, incomplete || GN["ours-dram"] == 0)
         goal("ours DRAM only vs glibc: geomean of time ratios (faster than glibc)", GG["ours-dram"], "< 1.00", 1.00, 0, incomplete)
         goal("ours DRAM:FS_DAX 1:4 vs ours DRAM only: geomean of time ratios", nd ? exp(sd / nd) : "", "≤ 1.30", 1.30, 1, dmiss > 0)
+        # live-byte ratio achieved (ours with a 1:4 spec)
+        print ""
+        print "## Live-byte ratio achieved, DRAM:FS_DAX 1:4 (ours)"
+        print ""
+        print "FS_DAX / DRAM live bytes over each run: the ratio of the time-weighted live bytes (sampled every"
+        print "millisecond by the interposer, MORSELKIND_TIER_REPORT, as morselkind run reports them), median of the runs, min–max."
+        print "Target 4.00 within 10% (3.60–4.40)."
+        print ""
+        print "| program | configuration | ratio (median) | min–max | runs | |"
+        print "|---|---|---:|---:|---:|:-:|"
+        for (pi = 1; pi <= np; pi++) for (ci = 1; ci <= nc; ci++) {
+            key = P[pi] SUBSEP C[ci]
+            if (!(key in nratio)) continue
+            delete a; for (i = 1; i <= nratio[key]; i++) a[i] = Q[key, i]
+            m = median(a, nratio[key])
+            printf "| %s | %s | %.2f | %.2f–%.2f | %d | %s |\n", P[pi], C[ci], m, a[1], a[nratio[key]], nratio[key], (m >= 3.6 && m <= 4.4) ? "✓" : "✗"
+        }
         # setup check
         print ""
         print "## Setup check (tiercheck)"

@@ -42,6 +42,7 @@ use std::ffi::{c_char, c_int, c_void};
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU8, AtomicUsize, Ordering};
 
+mod batch;
 mod fork;
 
 use allocator_api2::alloc::Allocator;
@@ -151,6 +152,8 @@ static LOG_LEVEL: AtomicU8 = AtomicU8::new(0);
 /// straight to the tier's kind, with no usable-size query and no counting. A single tier's
 /// policy never reads its counts, so placement is the same.
 static UNCOUNTED: AtomicBool = AtomicBool::new(false);
+/// Several tiers, placed and counted in per-thread batches (see [`batch`]).
+static BATCHED: AtomicBool = AtomicBool::new(false);
 
 /// The only tier's kind when calls go straight to it (see [`UNCOUNTED`]).
 #[inline(always)]
@@ -297,6 +300,8 @@ fn start() {
         && REPORT_PATH.load(Ordering::Relaxed).is_null()
         && !morselkind::morselkind_debug();
     UNCOUNTED.store(uncounted, Ordering::Relaxed);
+    batch::route_tiers(&tiering);
+    BATCHED.store(!uncounted && tiering.memory.tiers().len() <= batch::MAX_LOCAL, Ordering::Relaxed);
     TIERING.store(Box::into_raw(Box::new(tiering)), Ordering::Release);
     STATE.store(READY, Ordering::Release);
 }
@@ -419,6 +424,56 @@ fn tiered(t: &Tiering, size: usize, f: impl Fn(Kind) -> morselkind::Result<NonNu
     ptr_out(r)
 }
 
+/// Allocates through the thread's batch (see [`batch`]): the tier it gives, or the others in
+/// order when that one is full; counted in the thread. `policy_size` is the size the policy
+/// decides on (calloc's element size, as memkind's), `total` the bytes asked, `usable` the
+/// usable size of a fresh block. Without a batch (an exiting thread, too many tiers), as
+/// [`tiered`] does, call by call.
+#[inline]
+fn placed(
+    t: &Tiering,
+    policy_size: usize,
+    total: usize,
+    f: impl Fn(Kind) -> morselkind::Result<NonNull<u8>>,
+    usable: impl Fn(Kind, NonNull<u8>) -> usize,
+    counted: impl Fn(Kind) -> morselkind::Result<NonNull<u8>>,
+) -> *mut c_void {
+    if BATCHED.load(Ordering::Relaxed) {
+        if let Some(i) = batch::place(t, policy_size, total) {
+            let tiers = t.memory.tiers();
+            let mut used = i;
+            let mut r = f(tiers[i].kind);
+            if r.is_err() {
+                for (j, tier) in tiers.iter().enumerate() {
+                    if j != i {
+                        r = f(tier.kind);
+                        if r.is_ok() {
+                            used = j;
+                            break;
+                        }
+                    }
+                }
+            }
+            if let Ok(p) = r {
+                batch::count_alloc(t, used, usable(tiers[used].kind, p));
+            }
+            return ptr_out(r);
+        }
+    }
+    tiered(t, policy_size, counted)
+}
+
+/// The usable size of a fresh block of `size` bytes at natural alignment.
+#[inline(always)]
+fn fresh_usable(kind: Kind, p: NonNull<u8>, size: usize) -> usize {
+    if size <= morselkind::MAX_TABLED {
+        morselkind::size_class(size)
+    } else {
+        // SAFETY: a live block of `kind`, just allocated.
+        unsafe { kind.usable_size(p) }
+    }
+}
+
 /// malloc's body: `size` > 0.
 #[inline(always)]
 fn do_malloc(size: usize) -> *mut c_void {
@@ -429,7 +484,14 @@ fn do_malloc(size: usize) -> *mut c_void {
     if let Some(k) = uncounted(t) {
         return ptr_out(k.malloc(size));
     }
-    tiered(t, size, |k| memtier::kind_malloc(k, size))
+    placed(
+        t,
+        size,
+        size,
+        |k| k.malloc(size),
+        |k, p| fresh_usable(k, p, size),
+        |k| memtier::kind_malloc(k, size),
+    )
 }
 
 /// memalign's body: `align` a power of two above 16, `size` > 0.
@@ -441,7 +503,15 @@ fn do_aligned(align: usize, size: usize) -> *mut c_void {
     if let Some(k) = uncounted(t) {
         return ptr_out(k.aligned(align, size));
     }
-    tiered(t, size, |k| memtier::kind_aligned(k, align, size))
+    placed(
+        t,
+        size,
+        size,
+        |k| k.aligned(align, size),
+        // SAFETY: a live block of `k`, just allocated.
+        |k, p| unsafe { k.usable_size(p) },
+        |k| memtier::kind_aligned(k, align, size),
+    )
 }
 
 /// # Safety
@@ -460,7 +530,11 @@ pub unsafe extern "C" fn malloc(size: usize) -> *mut c_void {
 #[inline(always)]
 fn malloc_fast(size: usize) -> Option<NonNull<u8>> {
     // UNCOUNTED is set just before the tiering is published: it may be missing for a moment.
-    let kind = uncounted(tiering()?)?;
+    let t = tiering()?;
+    if BATCHED.load(Ordering::Relaxed) {
+        return batch::malloc_fast(size);
+    }
+    let kind = uncounted(t)?;
     if kind == Kind::DEFAULT {
         // The constant: its cache slot's address needs no arithmetic on the loaded kind.
         return Kind::DEFAULT.malloc_fast(size);
@@ -486,7 +560,14 @@ pub unsafe extern "C" fn calloc(num: usize, size: usize) -> *mut c_void {
             return ptr_out(k.calloc(1, total));
         }
         // The policy decides on the element size, as memkind's memtier_calloc does.
-        tiered(t, size, |k| memtier::kind_calloc(k, 1, total))
+        placed(
+            t,
+            size,
+            total,
+            |k| k.calloc(1, total),
+            |k, p| fresh_usable(k, p, total),
+            |k| memtier::kind_calloc(k, 1, total),
+        )
     })
 }
 
@@ -495,6 +576,22 @@ pub unsafe extern "C" fn calloc(num: usize, size: usize) -> *mut c_void {
 #[no_mangle]
 pub unsafe extern "C" fn free(ptr: *mut c_void) {
     let Some(p) = NonNull::new(ptr.cast::<u8>()) else { return };
+    // SAFETY: the caller passes a live block, ours or glibc's; only a block whose page tag
+    // routes it (a small block of one of our tiers) is freed here.
+    if let Some(r) = unsafe { morselkind::free_fast_sized(p) } {
+        if BATCHED.load(Ordering::Relaxed) {
+            if let Some(t) = tiering() {
+                batch::count_free(t, r);
+            }
+        } else if !UNCOUNTED.load(Ordering::Relaxed) {
+            if let Some(tier) = tiering()
+                .and_then(|t| t.memory.tiers().iter().find(|x| morselkind::route_of(x.kind) == Some(r.route)))
+            {
+                memtier::counters::on_free(tier.kind, r.usable);
+            }
+        }
+        return;
+    }
     let uncounted = UNCOUNTED.load(Ordering::Relaxed);
     // SAFETY: the caller passes a live block, ours or glibc's (the fast path does nothing
     // with a block that is not ours).

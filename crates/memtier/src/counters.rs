@@ -118,6 +118,25 @@ pub fn on_free(kind: Kind, usable: usize) {
     }
 }
 
+/// Counts at once what a caller batched itself (libmorseltier's threads): `live` bytes
+/// (allocated minus freed, usable bytes; negative when more was freed), and `allocs`
+/// allocations of `bytes` usable bytes in all. The batch is its own bucket: `live` goes to the
+/// global counter the policies read at once (one atomic addition per batch), the totals to the
+/// thread's row.
+pub fn add_batch(kind: Kind, live: i64, allocs: u64, bytes: u64) {
+    let k = kind.index();
+    if allocs != 0 || bytes != 0 {
+        let r = row();
+        // As in `on_alloc`: report-only, a plain load and store.
+        r.allocs[k].store(r.allocs[k].load(Ordering::Relaxed) + allocs, Ordering::Relaxed);
+        r.bytes[k].store(r.bytes[k].load(Ordering::Relaxed) + bytes, Ordering::Relaxed);
+    }
+    if live != 0 {
+        GLOBAL[k].fetch_add(live, Ordering::Relaxed);
+        sampler::tick();
+    }
+}
+
 #[cold]
 fn flush(bucket: &AtomicI64, k: usize) {
     let v = bucket.swap(0, Ordering::Relaxed);
@@ -200,5 +219,22 @@ mod tests {
         assert_eq!(allocated_size(k), before as usize);
         let t = totals(k);
         assert_eq!((t.allocs, t.bytes), (3, 53_000));
+    }
+
+    #[test]
+    fn batches_reach_the_global_counter_at_once() {
+        // A kind no other test of this crate counts on.
+        let k = StaticKind::HighestBandwidthLocal.kind();
+        let before = approx_live(k);
+        let t0 = totals(k);
+        add_batch(k, 4096, 10, 4096);
+        assert_eq!(approx_live(k), before + 4096);
+        add_batch(k, -1024, 0, 0);
+        assert_eq!(approx_live(k), before + 3072);
+        assert_eq!(allocated_size(k), before as usize + 3072);
+        let t = totals(k);
+        assert_eq!((t.allocs - t0.allocs, t.bytes - t0.bytes), (10, 4096));
+        add_batch(k, -3072, 0, 0);
+        assert_eq!(allocated_size(k), before as usize);
     }
 }

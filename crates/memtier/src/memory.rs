@@ -29,6 +29,11 @@ use crate::counters;
 /// The distance between default thresholds (memkind's `THRESHOLD_STEP`).
 pub const THRESHOLD_STEP: usize = 1024;
 
+/// The smallest grant [`Memory::grant`] gives.
+pub const GRANT_MIN: usize = 4 << 10;
+/// The largest grant [`Memory::grant`] gives.
+pub const GRANT_MAX: usize = 64 << 10;
+
 /// One threshold's settings, as a builder holds them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ThresholdCfg {
@@ -193,6 +198,79 @@ impl Memory {
             }
             d.left.store(d.check_cnt, Ordering::Relaxed);
             self.update(d);
+        }
+    }
+
+    /// DYNAMIC_THRESHOLD's `check_cnt` (allocating calls between threshold checks); `None`
+    /// under other policies.
+    pub fn check_cnt(&self) -> Option<u32> {
+        match &self.rule {
+            TierRule::Dynamic(d) => Some(d.check_cnt),
+            _ => None,
+        }
+    }
+
+    /// [`Memory::after_op`] for `n` allocating calls at once (a caller that counts its calls
+    /// itself, libmorseltier's threads): the countdown to the next threshold check drops by `n`,
+    /// and the check runs once if it reached zero on the way (memkind's `unsigned` countdown:
+    /// with a check count of 0 it wraps, and checks every 2³² calls).
+    pub fn after_ops(&self, n: u32) {
+        if let TierRule::Dynamic(d) = &self.rule {
+            if n == 0 {
+                return;
+            }
+            let old = d.left.fetch_sub(n, Ordering::Relaxed);
+            // The countdown passes zero within these n calls when 1 ≤ old ≤ n.
+            if old == 0 || old > n {
+                return;
+            }
+            d.left.store(d.check_cnt, Ordering::Relaxed);
+            self.update(d);
+        }
+    }
+
+    /// Batched STATIC_RATIO, for a caller that places many allocations per decision
+    /// (libmorseltier: a thread allocates a grant of bytes from one tier, then asks again): the
+    /// tier that the grant leaves furthest behind its share of the live bytes (the least live
+    /// bytes per part of the ratio once the grant is added: a grant is a step, and the choice
+    /// corrects for its size, so a small heap starts where the ratio wants most of it; tier 0
+    /// on a tie, a tier of ratio 0 never), and how many bytes to allocate there before asking
+    /// again: 1/256 of the tier's live bytes, from [`GRANT_MIN`] to [`GRANT_MAX`], so one grant
+    /// moves a tier's share by at most about 0.4% once the heap is past 16 MiB. `pending` is
+    /// the caller's own live bytes per tier not counted yet (added to the global counters for
+    /// the choice), or empty.
+    ///
+    /// Under other policies: tier 0 and [`GRANT_MAX`] (one tier), or the tier [`Memory::pick`]
+    /// gives for `size` with a grant of 0 (DYNAMIC_THRESHOLD decides by size).
+    pub fn grant(&self, size: usize, pending: &[i64]) -> (usize, usize) {
+        match &self.rule {
+            TierRule::Single => (0, GRANT_MAX),
+            TierRule::Dynamic(_) => {
+                let k = self.pick(size);
+                (self.tiers.iter().position(|t| t.kind == k).unwrap_or(0), 0)
+            }
+            TierRule::Static => {
+                let live = |i: usize| {
+                    let own = pending.get(i).copied().unwrap_or(0);
+                    (counters::approx_live(self.tiers[i].kind) as i64 + own).max(0) as u64
+                };
+                let grant = |i: usize| (live(i) as usize / 256).clamp(GRANT_MIN, GRANT_MAX);
+                let mut best = 0;
+                let mut best_fill = f64::INFINITY;
+                for (i, t) in self.tiers.iter().enumerate() {
+                    if t.ratio == 0 {
+                        continue;
+                    }
+                    // Live bytes per part of the ratio half-way through the grant (f64: exact
+                    // to 2^53).
+                    let fill = (live(i) + grant(i) as u64 / 2) as f64 / t.ratio as f64;
+                    if fill < best_fill {
+                        best = i;
+                        best_fill = fill;
+                    }
+                }
+                (best, grant(best))
+            }
         }
     }
 
@@ -466,6 +544,74 @@ mod tests {
         assert!(v >= 100 && v - ((v as f32 * DEFAULT_DEGREE).ceil() as usize) < 100, "threshold {v}");
         free_all(live);
         // SAFETY: every block of theirs is freed.
+        unsafe {
+            fast.destroy().unwrap();
+            slow.destroy().unwrap();
+        }
+    }
+
+    /// The batched STATIC_RATIO choice: the tier furthest behind its share, tier 0 on a tie,
+    /// never a tier of ratio 0; grants 1/256 of the tier's live bytes within the bounds; the
+    /// caller's pending bytes count.
+    #[test]
+    fn grants_go_to_the_tier_furthest_behind() {
+        let dir = std::env::temp_dir();
+        let a = Kind::pmem(&PmemConfig::new(&dir)).unwrap();
+        let b = Kind::pmem(&PmemConfig::new(&dir)).unwrap();
+        let c = Kind::pmem(&PmemConfig::new(&dir)).unwrap();
+        let mut bld = Builder::new(SpecPolicy::StaticRatio);
+        bld.add_tier(a, 1).unwrap();
+        bld.add_tier(b, 4).unwrap();
+        bld.add_tier(c, 0).unwrap();
+        let m = bld.construct().unwrap();
+        assert_eq!(m.grant(100, &[]), (1, GRANT_MIN), "nothing live: a grant puts tier 1 least ahead");
+        counters::add_batch(a, 100_000, 0, 0);
+        assert_eq!(m.grant(100, &[]), (1, GRANT_MIN));
+        // 104 096 per part in tier 0 after a grant, 251 024 in tier 1 with the pending bytes.
+        assert_eq!(m.grant(100, &[0, 1_000_000, 0]), (0, GRANT_MIN));
+        counters::add_batch(a, 100 << 20, 0, 0);
+        counters::add_batch(b, 400 << 20, 0, 0);
+        // Exactly on target: tier 1, where a grant (the largest: 1/256 is past it) weighs a
+        // quarter; tier 0 when tier 1 is a grant ahead.
+        assert_eq!(m.grant(100, &[-100_000, 0, 0]), (1, GRANT_MAX));
+        assert_eq!(m.grant(100, &[-100_000, 4 * GRANT_MAX as i64, 0]), (0, GRANT_MAX));
+        assert_eq!(m.grant(100, &[0, -(1 << 20), 0]), (1, GRANT_MAX));
+        counters::add_batch(a, -(100 << 20) - 100_000, 0, 0);
+        counters::add_batch(b, -(400 << 20), 0, 0);
+        // SAFETY: nothing was allocated from them.
+        unsafe {
+            a.destroy().unwrap();
+            b.destroy().unwrap();
+            c.destroy().unwrap();
+        }
+    }
+
+    /// after_ops(n) counts n calls toward DYNAMIC_THRESHOLD's check at once: the check runs when
+    /// the countdown reaches zero on the way (here the fast tier holds nothing, so a check
+    /// moves the threshold up).
+    #[test]
+    fn after_ops_checks_once_per_check_cnt() {
+        let dir = std::env::temp_dir();
+        let fast = Kind::pmem(&PmemConfig::new(&dir)).unwrap();
+        let slow = Kind::pmem(&PmemConfig::new(&dir)).unwrap();
+        let mut b = Builder::new(SpecPolicy::DynamicThreshold);
+        b.add_tier(fast, 1).unwrap();
+        b.add_tier(slow, 1).unwrap();
+        b.ctl_set(Ctl::parse("policy.dynamic_threshold.check_cnt").unwrap(), CtlValue::Unsigned(10)).unwrap();
+        let m = b.construct().unwrap();
+        assert_eq!(m.check_cnt(), Some(10));
+        let v0 = m.thresholds()[0].val();
+        m.after_ops(9);
+        assert_eq!(m.thresholds()[0].val(), v0, "9 of 10 calls: no check yet");
+        m.after_ops(1);
+        let v1 = m.thresholds()[0].val();
+        assert!(v1 > v0, "the 10th call checks: {v0} -> {v1}");
+        m.after_ops(25);
+        assert!(m.thresholds()[0].val() > v1, "a batch past the countdown checks once");
+        let mut s = Builder::new(SpecPolicy::StaticRatio);
+        s.add_tier(fast, 1).unwrap();
+        assert_eq!(s.construct().unwrap().check_cnt(), None);
+        // SAFETY: nothing was allocated from them.
         unsafe {
             fast.destroy().unwrap();
             slow.destroy().unwrap();

@@ -528,7 +528,7 @@ fn alloc_slow(kind: Kind, class: usize, flags: libc::c_int) -> Option<NonNull<u8
     leave(caches);
     // Tag the fresh blocks before any is handed out (see `directory`): frees then know their
     // class without asking jemalloc.
-    let tag = fill_tag(class);
+    let tag = fill_tag(kind, class);
     for &p in &bin.slots()[first..n] {
         crate::directory::set_tag(p as usize, tag);
     }
@@ -557,7 +557,7 @@ pub(crate) fn alloc_behind_size(size: usize) -> Option<NonNull<u8>> {
 fn alloc_behind(class: usize) -> Option<NonNull<u8>> {
     // SAFETY: a non-zero size; the thread's arena is DEFAULT's.
     let p = NonNull::new(unsafe { je::malloc(CLASS_SIZE[class]) })?.cast::<u8>();
-    crate::directory::set_tag(p.as_ptr() as usize, fill_tag(class));
+    crate::directory::set_tag(p.as_ptr() as usize, fill_tag(Kind::DEFAULT, class));
     Some(p)
 }
 
@@ -565,11 +565,12 @@ fn alloc_behind(class: usize) -> Option<NonNull<u8>> {
 /// MORSELKIND_DEBUG=1 it sends every free of them down the slow path instead, where double
 /// frees are looked for (`check_double_free`).
 #[inline]
-fn fill_tag(class: usize) -> u8 {
+fn fill_tag(kind: Kind, class: usize) -> u8 {
     if crate::log::morselkind_debug() {
         crate::directory::DEBUG_TAG
     } else {
-        class as u8 + 1
+        // The class, and the kind's route if it has one (`crate::routed`).
+        crate::routed::tag_of(kind, class)
     }
 }
 

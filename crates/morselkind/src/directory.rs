@@ -140,6 +140,28 @@ pub fn set_tag(addr: usize, tag: u8) {
     }
 }
 
+/// Zeroes the tags of every page that overlaps `start..end` (where its leaf is mapped).
+/// Untouched tag pages are only read (the zero page), never written.
+fn clear_tags(start: usize, end: usize) {
+    let mut page = start >> TAG_SHIFT;
+    let last = end.saturating_sub(1) >> TAG_SHIFT;
+    while page <= last {
+        let addr = page << TAG_SHIFT;
+        // The rest of this leaf's pages, or up to the last.
+        let leaf_end = ((addr >> LEAF_SHIFT) + 1) << (LEAF_SHIFT - TAG_SHIFT);
+        let stop = last.min(leaf_end - 1);
+        if let Some(l) = leaf(addr) {
+            for p in page..=stop {
+                let t = &l.tags[p % TAGS_PER_LEAF];
+                if t.load(Ordering::Relaxed) != 0 {
+                    t.store(0, Ordering::Relaxed);
+                }
+            }
+        }
+        page = stop + 1;
+    }
+}
+
 fn slot_of(addr: usize) -> Option<usize> {
     (addr >> VA_BITS == 0).then_some(addr >> SLOT_SHIFT)
 }
@@ -279,7 +301,10 @@ pub unsafe fn insert(span: *const Span) -> Result<(), crate::Error> {
     Ok(())
 }
 
-/// Removes `span` from every slot it touches.
+/// Removes `span` from every slot it touches, and clears the tags of its pages: its memory
+/// is about to be unmapped (or handed back to its caller), and whatever is mapped there later
+/// is not ours, so no tag may route a free of it (`crate::routed`). Clearing a tag is always
+/// safe: 0 only sends a free of a block of ours the slow way.
 ///
 /// # Safety
 /// `span` must have been passed to [`insert`] (or be absent from the table).
@@ -287,6 +312,7 @@ pub unsafe fn remove(span: *const Span) {
     let _w = WRITERS.lock();
     // SAFETY: the caller vouches for the span.
     let s = unsafe { &*span };
+    clear_tags(s.start, s.end);
     let (Some(first), Some(last)) = (slot_of(s.start), slot_of(s.end - 1)) else { return };
     for entry in (first..=last).filter_map(slot_entry) {
         let word = entry.load(Ordering::Acquire);

@@ -380,7 +380,7 @@ impl Kind {
     /// # Safety
     /// `ptr` must be a live allocation of this kind, of small class `class`.
     #[inline(always)]
-    unsafe fn free_class(self, ptr: NonNull<u8>, class: usize) -> bool {
+    pub(crate) unsafe fn free_class(self, ptr: NonNull<u8>, class: usize) -> bool {
         if cache::push(self, ptr, class) {
             return true;
         }
@@ -503,10 +503,10 @@ fn tagged_class(ptr: NonNull<u8>) -> Option<usize> {
     class_of_tag(directory::tag(ptr.as_ptr() as usize))
 }
 
+/// The class in a page tag, routed or not (see `crate::routed`).
 #[inline(always)]
 fn class_of_tag(tag: u8) -> Option<usize> {
-    let class = (tag as usize).wrapping_sub(1);
-    (class < cache::NCLASSES).then_some(class)
+    crate::routed::class_of_tag(tag)
 }
 
 /// Frees `ptr` whatever it is: a block of one of our kinds goes back to its kind, any other

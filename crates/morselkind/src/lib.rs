@@ -60,6 +60,8 @@ pub(crate) mod meta;
 #[allow(unsafe_code)]
 mod provider;
 #[allow(unsafe_code)]
+mod routed;
+#[allow(unsafe_code)]
 mod share;
 #[allow(unsafe_code)]
 mod sizes;
@@ -118,6 +120,7 @@ pub fn dir_is_dax(dir: &std::path::Path) -> bool {
     std::ffi::CString::new(dir.as_os_str().as_bytes()).is_ok_and(|c| morsel::sys::dir_supports_map_sync(&c))
 }
 pub use provider::{KindSpec, MorselLayout, MorselTotals, Placement, Placements, ProviderConfig, MAX_NODES};
+pub use routed::{add_route, free_fast_sized, page_tag, route_of, Routed, MAX_ROUTES};
 pub use share::{
     Access, Attachment, ShareRecord, SharedConfig, SHARE_MAGIC, SHARE_MAX_SIZE, SHARE_READ_ONLY,
     SHARE_VERSION,
