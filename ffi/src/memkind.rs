@@ -443,6 +443,13 @@ pub unsafe extern "C" fn memkind_malloc(kind: MemkindT, size: usize) -> *mut c_v
     if let Some(p) = kind_of(kind).and_then(|k| k.malloc_fast(size)) {
         return p.as_ptr().cast();
     }
+    malloc_slow(kind, size)
+}
+
+/// memkind_malloc after a miss of the fast path; out of line, so that the fast path saves no
+/// registers.
+#[inline(never)]
+fn malloc_slow(kind: MemkindT, size: usize) -> *mut c_void {
     guard(std::ptr::null_mut(), || {
         let Some(k) = kind_of(kind) else {
             set_errno(libc::EINVAL);
@@ -581,8 +588,19 @@ pub unsafe extern "C" fn memkind_free(_kind: MemkindT, ptr: *mut c_void) {
             return;
         }
         // SAFETY: as above.
-        guard((), || unsafe { free_any(p) })
+        unsafe { free_slow(p) }
     }
+}
+
+/// memkind_free after a miss of the fast path; out of line, so that the fast path saves no
+/// registers.
+///
+/// # Safety
+/// `p` is a live block (ours or the C library's), not used again.
+#[inline(never)]
+unsafe fn free_slow(p: NonNull<u8>) {
+    // SAFETY: forwarded from the caller.
+    guard((), || unsafe { free_any(p) })
 }
 
 #[no_mangle]

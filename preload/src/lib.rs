@@ -154,6 +154,9 @@ static LOG_LEVEL: AtomicU8 = AtomicU8::new(0);
 static UNCOUNTED: AtomicBool = AtomicBool::new(false);
 /// Several tiers, placed and counted in per-thread batches (see [`batch`]).
 static BATCHED: AtomicBool = AtomicBool::new(false);
+/// UNCOUNTED with MEMKIND_DEFAULT as the only tier (a DRAM-only spec): malloc and free try
+/// DEFAULT's thread cache first, on one flag, and keep everything else out of line.
+static SOLE_DEFAULT: AtomicBool = AtomicBool::new(false);
 
 /// The only tier's kind when calls go straight to it (see [`UNCOUNTED`]).
 #[inline(always)]
@@ -302,8 +305,11 @@ fn start() {
     UNCOUNTED.store(uncounted, Ordering::Relaxed);
     batch::route_tiers(&tiering);
     BATCHED.store(!uncounted && tiering.memory.tiers().len() <= batch::MAX_LOCAL, Ordering::Relaxed);
+    let sole_default = uncounted && tiering.memory.tiers().first().is_some_and(|t| t.kind == Kind::DEFAULT);
     TIERING.store(Box::into_raw(Box::new(tiering)), Ordering::Release);
     STATE.store(READY, Ordering::Release);
+    // After READY: the flag short-cuts the checks above, so it must not be seen before them.
+    SOLE_DEFAULT.store(sole_default, Ordering::Release);
 }
 
 /// One clear message, then exit status 2: never an abort, never a core dump.
@@ -518,9 +524,19 @@ fn do_aligned(align: usize, size: usize) -> *mut c_void {
 /// C's malloc.
 #[no_mangle]
 pub unsafe extern "C" fn malloc(size: usize) -> *mut c_void {
-    if let Some(p) = malloc_fast(size) {
+    if SOLE_DEFAULT.load(Ordering::Relaxed) {
+        if let Some(p) = Kind::DEFAULT.malloc_fast(size) {
+            return p.as_ptr().cast();
+        }
+    } else if let Some(p) = malloc_fast(size) {
         return p.as_ptr().cast();
     }
+    malloc_slow(size)
+}
+
+/// After a miss of the fast paths; out of line, so that they save no registers.
+#[inline(never)]
+fn malloc_slow(size: usize) -> *mut c_void {
     // glibc: malloc(0) is a unique, freeable pointer.
     guard(std::ptr::null_mut(), || do_malloc(size.max(1)))
 }
@@ -576,6 +592,14 @@ pub unsafe extern "C" fn calloc(num: usize, size: usize) -> *mut c_void {
 #[no_mangle]
 pub unsafe extern "C" fn free(ptr: *mut c_void) {
     let Some(p) = NonNull::new(ptr.cast::<u8>()) else { return };
+    if SOLE_DEFAULT.load(Ordering::Relaxed) {
+        // SAFETY: as below; with one uncounted tier a routed block needs nothing more.
+        if unsafe { morselkind::free_fast_sized(p) }.is_none() {
+            // SAFETY: forwarded from the caller.
+            unsafe { free_slow(p) }
+        }
+        return;
+    }
     // SAFETY: the caller passes a live block, ours or glibc's; only a block whose page tag
     // routes it (a small block of one of our tiers) is freed here.
     if let Some(r) = unsafe { morselkind::free_fast_sized(p) } {
@@ -584,14 +608,32 @@ pub unsafe extern "C" fn free(ptr: *mut c_void) {
                 batch::count_free(t, r);
             }
         } else if !UNCOUNTED.load(Ordering::Relaxed) {
-            if let Some(tier) = tiering()
-                .and_then(|t| t.memory.tiers().iter().find(|x| morselkind::route_of(x.kind) == Some(r.route)))
-            {
-                memtier::counters::on_free(tier.kind, r.usable);
-            }
+            count_free_unbatched(r);
         }
         return;
     }
+    // SAFETY: forwarded from the caller.
+    unsafe { free_slow(p) }
+}
+
+/// A routed free counted call by call (several tiers, no batch).
+#[inline(never)]
+fn count_free_unbatched(r: morselkind::Routed) {
+    if let Some(tier) = tiering()
+        .and_then(|t| t.memory.tiers().iter().find(|x| morselkind::route_of(x.kind) == Some(r.route)))
+    {
+        memtier::counters::on_free(tier.kind, r.usable);
+    }
+}
+
+/// free of a block the page tags do not route; out of line, so that the fast path above saves
+/// no registers.
+///
+/// # Safety
+/// As C's free, with `p` not null.
+#[inline(never)]
+unsafe fn free_slow(p: NonNull<u8>) {
+    let ptr: *mut c_void = p.as_ptr().cast();
     let uncounted = UNCOUNTED.load(Ordering::Relaxed);
     // SAFETY: the caller passes a live block, ours or glibc's (the fast path does nothing
     // with a block that is not ours).

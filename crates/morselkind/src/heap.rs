@@ -194,11 +194,8 @@ impl Kind {
     pub fn malloc_fast(self, size: usize) -> Option<NonNull<u8>> {
         if size.wrapping_sub(1) < cache::MAX_CACHED {
             let p = cache::pop_size(self, size);
-            if p.is_none() && self.is_default() && default_bound() {
-                // A miss in DEFAULT's bin: one block from jemalloc's own thread cache behind
-                // ours (`cache::alloc_behind`), without the slow path's set-up checks, all
-                // done when the thread was bound.
-                return cache::alloc_behind_size(size);
+            if p.is_none() && self.is_default() {
+                return default_miss(size);
             }
             return p;
         }
@@ -592,5 +589,18 @@ impl Kind {
             self.free(ptr);
         }
         Some(fresh)
+    }
+}
+
+/// A miss in DEFAULT's bin on a thread bound to DEFAULT's arenas: one block from jemalloc's own
+/// thread cache behind ours (`cache::alloc_behind`), without the slow path's set-up checks, all
+/// done when the thread was bound. Out of line, so that [`Kind::malloc_fast`] inlined into a
+/// caller saves no registers for it.
+#[inline(never)]
+fn default_miss(size: usize) -> Option<NonNull<u8>> {
+    if default_bound() {
+        cache::alloc_behind_size(size)
+    } else {
+        None
     }
 }
