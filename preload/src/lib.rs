@@ -469,17 +469,6 @@ fn placed(
     tiered(t, policy_size, counted)
 }
 
-/// The usable size of a fresh block of `size` bytes at natural alignment.
-#[inline(always)]
-fn fresh_usable(kind: Kind, p: NonNull<u8>, size: usize) -> usize {
-    if size <= morselkind::MAX_TABLED {
-        morselkind::size_class(size)
-    } else {
-        // SAFETY: a live block of `kind`, just allocated.
-        unsafe { kind.usable_size(p) }
-    }
-}
-
 /// malloc's body: `size` > 0.
 #[inline(always)]
 fn do_malloc(size: usize) -> *mut c_void {
@@ -495,7 +484,7 @@ fn do_malloc(size: usize) -> *mut c_void {
         size,
         size,
         |k| k.malloc(size),
-        |k, p| fresh_usable(k, p, size),
+        |k, p| memtier::fresh_usable(k, p, size),
         |k| memtier::kind_malloc(k, size),
     )
 }
@@ -581,7 +570,7 @@ pub unsafe extern "C" fn calloc(num: usize, size: usize) -> *mut c_void {
             size,
             total,
             |k| k.calloc(1, total),
-            |k, p| fresh_usable(k, p, total),
+            |k, p| memtier::fresh_usable(k, p, total),
             |k| memtier::kind_calloc(k, 1, total),
         )
     })

@@ -39,8 +39,8 @@ pub use builder::{
 };
 pub use counters::sampler;
 pub use memory::{
-    kind_aligned, kind_calloc, kind_free, kind_malloc, kind_realloc, Memory, Threshold, ThresholdCfg, Tier,
-    GRANT_MAX, GRANT_MIN, THRESHOLD_STEP,
+    fresh_usable, kind_aligned, kind_calloc, kind_free, kind_malloc, kind_realloc, Memory, Threshold,
+    ThresholdCfg, Tier, GRANT_MAX, GRANT_MIN, THRESHOLD_STEP,
 };
 pub use spec::{Policy, Spec, SpecError, ThresholdSpec, TierKind, TierSpec};
 pub use tiering::{check_paths, Tiering};

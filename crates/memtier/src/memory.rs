@@ -347,7 +347,7 @@ impl Memory {
 /// jemalloc where the size class says it (small sizes: the thread caches' classes are
 /// jemalloc's).
 #[inline(always)]
-fn fresh_usable(kind: Kind, p: NonNull<u8>, size: usize) -> usize {
+pub fn fresh_usable(kind: Kind, p: NonNull<u8>, size: usize) -> usize {
     if size <= morselkind::MAX_TABLED {
         morselkind::size_class(size)
     } else {
@@ -427,8 +427,7 @@ mod tests {
 
     /// STATIC_RATIO keeps the byte ratio within ±5% over a long run of mixed sizes, with frees.
     fn static_ratio_holds(r0: u32, r1: u32) {
-        let dir = std::env::temp_dir();
-        let pmem = Kind::pmem(&PmemConfig::new(&dir)).unwrap();
+        let [pmem] = pmem_kinds();
         let mut b = Builder::new(SpecPolicy::StaticRatio);
         b.add_tier(Kind::REGULAR, r0).unwrap();
         b.add_tier(pmem, r1).unwrap();
@@ -463,6 +462,12 @@ mod tests {
         unsafe { pmem.destroy().unwrap() };
     }
 
+    /// `N` fresh PMEM kinds in the temporary directory.
+    fn pmem_kinds<const N: usize>() -> [Kind; N] {
+        let dir = std::env::temp_dir();
+        std::array::from_fn(|_| Kind::pmem(&PmemConfig::new(&dir)).unwrap())
+    }
+
     #[test]
     fn static_ratio_1_1_and_1_4() {
         static_ratio_holds(1, 1);
@@ -474,9 +479,7 @@ mod tests {
     /// [min, max].
     #[test]
     fn dynamic_threshold_moves_toward_target() {
-        let dir = std::env::temp_dir();
-        let fast = Kind::pmem(&PmemConfig::new(&dir)).unwrap();
-        let slow = Kind::pmem(&PmemConfig::new(&dir)).unwrap();
+        let [fast, slow] = pmem_kinds();
         let mut b = Builder::new(SpecPolicy::DynamicThreshold);
         b.add_tier(fast, 1).unwrap();
         b.add_tier(slow, 1).unwrap();
@@ -555,10 +558,7 @@ mod tests {
     /// caller's pending bytes count.
     #[test]
     fn grants_go_to_the_tier_furthest_behind() {
-        let dir = std::env::temp_dir();
-        let a = Kind::pmem(&PmemConfig::new(&dir)).unwrap();
-        let b = Kind::pmem(&PmemConfig::new(&dir)).unwrap();
-        let c = Kind::pmem(&PmemConfig::new(&dir)).unwrap();
+        let [a, b, c] = pmem_kinds();
         let mut bld = Builder::new(SpecPolicy::StaticRatio);
         bld.add_tier(a, 1).unwrap();
         bld.add_tier(b, 4).unwrap();
@@ -591,9 +591,7 @@ mod tests {
     /// moves the threshold up).
     #[test]
     fn after_ops_checks_once_per_check_cnt() {
-        let dir = std::env::temp_dir();
-        let fast = Kind::pmem(&PmemConfig::new(&dir)).unwrap();
-        let slow = Kind::pmem(&PmemConfig::new(&dir)).unwrap();
+        let [fast, slow] = pmem_kinds();
         let mut b = Builder::new(SpecPolicy::DynamicThreshold);
         b.add_tier(fast, 1).unwrap();
         b.add_tier(slow, 1).unwrap();

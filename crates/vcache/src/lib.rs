@@ -848,39 +848,48 @@ impl Cache {
         let want = buf.len().min(e.vsize - offset);
         // Every page to be read asked for first, then copied: the pieces of a scattered value lie
         // anywhere in the pool, each a cold start for the copy.
-        let (mut skip, mut done) = (offset, 0);
-        for r in e.runs.as_slice() {
-            if done == want {
-                break;
-            }
-            let bytes = r.len as usize * self.extent;
-            if skip >= bytes {
-                skip -= bytes;
-                continue;
-            }
-            let n = (bytes - skip).min(want - done);
-            self.pool.prefetch(r.start as usize * self.extent + skip, n);
-            done += n;
-            skip = 0;
+        for (at, range) in self.pieces(e, offset, want) {
+            self.pool.prefetch(at, range.len());
         }
-        let (mut skip, mut done) = (offset, 0);
-        for r in e.runs.as_slice() {
-            if done == want {
-                break;
-            }
-            let bytes = r.len as usize * self.extent;
-            if skip >= bytes {
-                skip -= bytes;
-                continue;
-            }
-            let n = (bytes - skip).min(want - done);
+        let mut copied = 0;
+        for (at, range) in self.pieces(e, offset, want) {
+            copied += range.len();
             // SAFETY: the runs belong to `e`, which the caller holds a reference to, so they stay
-            // allocated and unwritten; `skip + n` stays inside this run of the pool.
-            unsafe { self.pool.read(r.start as usize * self.extent + skip, &mut buf[done..done + n]) };
-            done += n;
-            skip = 0;
+            // allocated and unwritten; the piece lies inside one run of the pool.
+            unsafe { self.pool.read(at, &mut buf[range]) };
         }
-        done
+        copied
+    }
+
+    /// The pieces of `want` bytes of `e`'s value from byte `offset` (at most its size): for each
+    /// run it touches, the pool offset to copy from and the range of the caller's buffer it fills.
+    fn pieces<'a>(
+        &self,
+        e: &'a Entry,
+        offset: usize,
+        want: usize,
+    ) -> impl Iterator<Item = (usize, std::ops::Range<usize>)> + 'a {
+        let extent = self.extent;
+        let (mut skip, mut done) = (offset, 0);
+        e.runs
+            .as_slice()
+            .iter()
+            .map_while(move |r| {
+                if done == want {
+                    return None;
+                }
+                let bytes = r.len as usize * extent;
+                if skip >= bytes {
+                    skip -= bytes;
+                    return Some(None);
+                }
+                let n = (bytes - skip).min(want - done);
+                let piece = (r.start as usize * extent + skip, done..done + n);
+                done += n;
+                skip = 0;
+                Some(Some(piece))
+            })
+            .flatten()
     }
 
     fn drop_ref(&self, e: Arc<Entry>) {
