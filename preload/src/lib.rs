@@ -514,13 +514,32 @@ fn do_aligned(align: usize, size: usize) -> *mut c_void {
 #[no_mangle]
 pub unsafe extern "C" fn malloc(size: usize) -> *mut c_void {
     if SOLE_DEFAULT.load(Ordering::Relaxed) {
-        if let Some(p) = Kind::DEFAULT.malloc_fast(size) {
+        if let Some(p) = Kind::DEFAULT.malloc_cached(size) {
             return p.as_ptr().cast();
         }
-    } else if let Some(p) = malloc_fast(size) {
-        return p.as_ptr().cast();
+        return sole_default_miss(size);
     }
-    malloc_slow(size)
+    malloc_tiered(size)
+}
+
+/// A DRAM-only spec's malloc after a miss in DEFAULT's bin: jemalloc's cache behind ours, or
+/// the slow path. Out of line and called last (a jump), so that malloc's hit path saves no
+/// registers.
+#[inline(never)]
+fn sole_default_miss(size: usize) -> *mut c_void {
+    match Kind::DEFAULT.malloc_fast(size) {
+        Some(p) => p.as_ptr().cast(),
+        None => malloc_slow(size),
+    }
+}
+
+/// malloc with several tiers, one counted tier, or before start-up.
+#[inline(never)]
+fn malloc_tiered(size: usize) -> *mut c_void {
+    match malloc_fast(size) {
+        Some(p) => p.as_ptr().cast(),
+        None => malloc_slow(size),
+    }
 }
 
 /// After a miss of the fast paths; out of line, so that they save no registers.
