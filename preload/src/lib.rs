@@ -527,7 +527,7 @@ pub unsafe extern "C" fn malloc(size: usize) -> *mut c_void {
 /// registers.
 #[inline(never)]
 fn sole_default_miss(size: usize) -> *mut c_void {
-    match Kind::DEFAULT.malloc_fast(size) {
+    match Kind::DEFAULT.malloc_cache_miss(size) {
         Some(p) => p.as_ptr().cast(),
         None => malloc_slow(size),
     }
@@ -558,12 +558,8 @@ fn malloc_fast(size: usize) -> Option<NonNull<u8>> {
     if BATCHED.load(Ordering::Relaxed) {
         return batch::malloc_fast(size);
     }
-    let kind = uncounted(t)?;
-    if kind == Kind::DEFAULT {
-        // The constant: its cache slot's address needs no arithmetic on the loaded kind.
-        return Kind::DEFAULT.malloc_fast(size);
-    }
-    kind.malloc_fast(size)
+    // A sole DEFAULT tier has its own path in malloc (SOLE_DEFAULT).
+    uncounted(t)?.malloc_fast(size)
 }
 
 /// # Safety

@@ -192,14 +192,19 @@ impl Kind {
     /// kind is ready, and a destroyed kind's caches are stale (generation), so no state check.
     #[inline(always)]
     pub fn malloc_fast(self, size: usize) -> Option<NonNull<u8>> {
-        if size.wrapping_sub(1) < cache::MAX_CACHED {
-            let p = cache::pop_size(self, size);
-            if p.is_none() && self.is_default() {
-                return default_miss(size);
-            }
-            return p;
+        self.malloc_cached(size).or_else(|| self.malloc_cache_miss(size))
+    }
+
+    /// After [`Kind::malloc_cached`] found nothing: DEFAULT's block from jemalloc's thread cache
+    /// behind ours (see `default_miss`), or `None` (nothing done) where [`Kind::malloc`] must go
+    /// the slow way.
+    #[inline(always)]
+    pub fn malloc_cache_miss(self, size: usize) -> Option<NonNull<u8>> {
+        if self.is_default() && size.wrapping_sub(1) < cache::MAX_CACHED {
+            default_miss(size)
+        } else {
+            None
         }
-        None
     }
 
     /// A block for `size` bytes from the thread's cache for this kind if it holds one, else

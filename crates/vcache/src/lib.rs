@@ -290,9 +290,6 @@ struct Slot {
     next: u32,
     /// Bumped each time the slot takes a new entry, so a stale use in the ring is recognised.
     gen: u32,
-    /// The entry's longest run (its only one, mostly): what placement looks at when it weighs
-    /// victims, without following the entry.
-    run: Run,
 }
 
 /// One shard of the index, with the get statistics of its keys.
@@ -470,10 +467,13 @@ impl Inner {
             self.apply_pending(ring);
         }
         let s = self.tail;
-        if s == NIL || self.slots[s as usize].run.len == 0 {
+        if s == NIL {
             return Vec::new();
         }
-        let run = self.slots[s as usize].run;
+        // Its longest run (its only one, mostly).
+        let Some(run) = self.entry(s).runs.as_slice().iter().copied().max_by_key(|r| r.len) else {
+            return Vec::new();
+        };
         let mut end = self.heap.free_end(run.start + run.len);
         let begin = run.start - self.heap.free_before(run.start);
         let mut chosen = vec![s];
@@ -495,10 +495,7 @@ impl Inner {
         for &c in &chosen {
             let e = self.entry(c);
             if e.evicting.swap(true, Ordering::AcqRel) {
-                for t in &taken {
-                    let t: &Arc<Entry> = t;
-                    t.evicting.store(false, Ordering::Release);
-                }
+                taken.iter().for_each(|t: &Arc<Entry>| t.evicting.store(false, Ordering::Release));
                 return Vec::new();
             }
             taken.push(e.clone());
@@ -671,13 +668,7 @@ impl Cache {
         let slot = match g.free_slots.pop() {
             Some(s) => s,
             None => {
-                g.slots.push(Slot {
-                    entry: None,
-                    prev: NIL,
-                    next: NIL,
-                    gen: 0,
-                    run: Run { start: 0, len: 0 },
-                });
+                g.slots.push(Slot { entry: None, prev: NIL, next: NIL, gen: 0 });
                 (g.slots.len() - 1) as u32
             }
         };
@@ -693,11 +684,8 @@ impl Cache {
             evicting: AtomicBool::new(false),
             queued: AtomicBool::new(false),
         });
-        let run =
-            entry.runs.as_slice().iter().copied().max_by_key(|r| r.len).unwrap_or(Run { start: 0, len: 0 });
         g.slots[slot as usize].entry = Some(entry.clone());
         g.slots[slot as usize].gen = gen;
-        g.slots[slot as usize].run = run;
         for r in entry.runs.as_slice() {
             g.owner.insert(r.start, (slot, r.len));
         }
