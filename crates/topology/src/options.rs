@@ -89,7 +89,8 @@ pub static OPTIONS: &[OptionDesc] = &[
         default: "unset: no tiering",
         description: "Tiering setup for the malloc interposer: \
                       KIND:DRAM|KMEM_DAX|FS_DAX[,PATH:dir][,PMEM_SIZE_LIMIT:10G],RATIO:n;...;\
-                      POLICY:STATIC_RATIO|DYNAMIC_THRESHOLD.",
+                      POLICY:STATIC_RATIO|DYNAMIC_THRESHOLD; the policy is required, also for one \
+                      tier (KIND:DRAM,RATIO:1;POLICY:STATIC_RATIO).",
     },
     OptionDesc {
         name: "MEMKIND_MEM_THRESHOLDS",
