@@ -48,6 +48,10 @@ mod fork;
 use allocator_api2::alloc::Allocator;
 use memtier::{counters, Spec, Tiering};
 use morselkind::Kind;
+/// How the fast paths reach the thread's caches: initial-exec TLS, one load. This library is
+/// loaded with the program (LD_PRELOAD, or `morselkind run`), never `dlopen`ed, so its
+/// thread-locals have a static offset; libmorselkind.so keeps TLS descriptors.
+pub(crate) type Tls = morselkind::TlsInitialExec;
 use morselkind::MetaAlloc;
 
 // ---- the library's own heap ----
@@ -514,7 +518,7 @@ fn do_aligned(align: usize, size: usize) -> *mut c_void {
 #[no_mangle]
 pub unsafe extern "C" fn malloc(size: usize) -> *mut c_void {
     if SOLE_DEFAULT.load(Ordering::Relaxed) {
-        if let Some(p) = Kind::DEFAULT.malloc_cached(size) {
+        if let Some(p) = Kind::DEFAULT.malloc_cached_via::<Tls>(size) {
             return p.as_ptr().cast();
         }
         return sole_default_miss(size);
@@ -559,7 +563,7 @@ fn malloc_fast(size: usize) -> Option<NonNull<u8>> {
         return batch::malloc_fast(size);
     }
     // A sole DEFAULT tier has its own path in malloc (SOLE_DEFAULT).
-    uncounted(t)?.malloc_fast(size)
+    uncounted(t)?.malloc_fast_via::<Tls>(size)
 }
 
 /// # Safety
@@ -598,7 +602,7 @@ pub unsafe extern "C" fn free(ptr: *mut c_void) {
     let Some(p) = NonNull::new(ptr.cast::<u8>()) else { return };
     if SOLE_DEFAULT.load(Ordering::Relaxed) {
         // SAFETY: as below; with one uncounted tier a routed block needs nothing more.
-        if unsafe { morselkind::free_fast_sized(p) }.is_none() {
+        if unsafe { morselkind::free_fast_sized_via::<Tls>(p) }.is_none() {
             // SAFETY: forwarded from the caller.
             unsafe { free_slow(p) }
         }
@@ -606,7 +610,7 @@ pub unsafe extern "C" fn free(ptr: *mut c_void) {
     }
     // SAFETY: the caller passes a live block, ours or glibc's; only a block whose page tag
     // routes it (a small block of one of our tiers) is freed here.
-    if let Some(r) = unsafe { morselkind::free_fast_sized(p) } {
+    if let Some(r) = unsafe { morselkind::free_fast_sized_via::<Tls>(p) } {
         if BATCHED.load(Ordering::Relaxed) {
             if let Some(t) = tiering() {
                 batch::count_free(t, r);

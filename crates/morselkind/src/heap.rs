@@ -15,6 +15,7 @@ use crate::directory;
 use crate::error::{Error, Result};
 use crate::je as je_ctl;
 use crate::kind::{Kind, KindInner};
+use crate::tls::{ThreadWord, TlsDescriptor};
 
 /// Allocations at least this large are populated at once in eager kinds.
 const EAGER_MIN: usize = 64 << 10;
@@ -192,7 +193,14 @@ impl Kind {
     /// kind is ready, and a destroyed kind's caches are stale (generation), so no state check.
     #[inline(always)]
     pub fn malloc_fast(self, size: usize) -> Option<NonNull<u8>> {
-        self.malloc_cached(size).or_else(|| self.malloc_cache_miss(size))
+        self.malloc_fast_via::<TlsDescriptor>(size)
+    }
+
+    /// [`Kind::malloc_fast`], reaching the thread's cache the way `W` says (see
+    /// [`TlsInitialExec`](crate::TlsInitialExec)).
+    #[inline(always)]
+    pub fn malloc_fast_via<W: ThreadWord>(self, size: usize) -> Option<NonNull<u8>> {
+        self.malloc_cached_via::<W>(size).or_else(|| self.malloc_cache_miss(size))
     }
 
     /// After [`Kind::malloc_cached`] found nothing: DEFAULT's block from jemalloc's thread cache
@@ -212,8 +220,14 @@ impl Kind {
     /// keep its own out of line.
     #[inline(always)]
     pub fn malloc_cached(self, size: usize) -> Option<NonNull<u8>> {
+        self.malloc_cached_via::<TlsDescriptor>(size)
+    }
+
+    /// [`Kind::malloc_cached`], reaching the thread's cache the way `W` says.
+    #[inline(always)]
+    pub fn malloc_cached_via<W: ThreadWord>(self, size: usize) -> Option<NonNull<u8>> {
         if size.wrapping_sub(1) < cache::MAX_CACHED {
-            cache::pop_size(self, size)
+            cache::pop_size::<W>(self, size)
         } else {
             None
         }
@@ -385,7 +399,7 @@ impl Kind {
     #[inline(always)]
     pub unsafe fn free_fast(self, ptr: NonNull<u8>) -> bool {
         // SAFETY: forwarded from the caller.
-        tagged_class(ptr).is_some_and(|class| unsafe { self.free_class(ptr, class) })
+        tagged_class(ptr).is_some_and(|class| unsafe { self.free_class::<TlsDescriptor>(ptr, class) })
     }
 
     /// A block of a known small class into the thread's bin, or, DEFAULT's when the bin is
@@ -394,8 +408,8 @@ impl Kind {
     /// # Safety
     /// `ptr` must be a live allocation of this kind, of small class `class`.
     #[inline(always)]
-    pub(crate) unsafe fn free_class(self, ptr: NonNull<u8>, class: usize) -> bool {
-        if cache::push(self, ptr, class) {
+    pub(crate) unsafe fn free_class<W: ThreadWord>(self, ptr: NonNull<u8>, class: usize) -> bool {
+        if cache::push::<W>(self, ptr, class) {
             return true;
         }
         if self.is_default() {
@@ -415,7 +429,8 @@ impl Kind {
     unsafe fn free_fast_tagged(self, ptr: NonNull<u8>, tag: &AtomicU8) -> bool {
         // Relaxed: as in `directory::tag`.
         // SAFETY: forwarded from the caller.
-        class_of_tag(tag.load(Ordering::Relaxed)).is_some_and(|class| unsafe { self.free_class(ptr, class) })
+        class_of_tag(tag.load(Ordering::Relaxed))
+            .is_some_and(|class| unsafe { self.free_class::<TlsDescriptor>(ptr, class) })
     }
 
     /// After [`Kind::free_fast`] did nothing: a tagged block whose bin was full (or whose cache

@@ -67,6 +67,8 @@ mod share;
 mod sizes;
 pub(crate) mod startup;
 pub(crate) mod statics;
+#[allow(unsafe_code)]
+mod tls;
 
 /// The allocator-api2 this crate implements `Allocator` for: the one hashbrown's
 /// `allocator-api2` feature uses (0.2), so `Vec::new_in(kind)` and
@@ -120,12 +122,13 @@ pub fn dir_is_dax(dir: &std::path::Path) -> bool {
     std::ffi::CString::new(dir.as_os_str().as_bytes()).is_ok_and(|c| morsel::sys::dir_supports_map_sync(&c))
 }
 pub use provider::{KindSpec, MorselLayout, MorselTotals, Placement, Placements, ProviderConfig, MAX_NODES};
-pub use routed::{add_route, free_fast_sized, page_tag, route_of, Routed, MAX_ROUTES};
+pub use routed::{add_route, free_fast_sized, free_fast_sized_via, page_tag, route_of, Routed, MAX_ROUTES};
 pub use share::{
     Access, Attachment, ShareRecord, SharedConfig, SHARE_MAGIC, SHARE_MAX_SIZE, SHARE_READ_ONLY,
     SHARE_VERSION,
 };
 pub use sizes::{size_class, MAX_TABLED};
+pub use tls::{ThreadWord, TlsDescriptor, TlsInitialExec};
 
 /// Refreshes the statistics `Kind::stats` and [`total_stats`] report (memkind's
 /// `memkind_update_cached_stats`). The calling thread's cached free blocks are handed back

@@ -31,6 +31,7 @@ use std::sync::atomic::{AtomicPtr, Ordering};
 use crate::directory;
 use crate::kind::{Kind, KindInner};
 use crate::sizes::{CLASS_SIZE, NCLASSES};
+use crate::tls::{ThreadWord, TlsDescriptor};
 
 /// How many kinds can have a route.
 pub const MAX_ROUTES: usize = 3;
@@ -127,6 +128,17 @@ pub struct Routed {
 /// ours after its kind was destroyed), not used again if this returns `Some`.
 #[inline(always)]
 pub unsafe fn free_fast_sized(ptr: NonNull<u8>) -> Option<Routed> {
+    // SAFETY: forwarded from the caller.
+    unsafe { free_fast_sized_via::<TlsDescriptor>(ptr) }
+}
+
+/// [`free_fast_sized`], reaching the thread's cache the way `W` says (see
+/// [`TlsInitialExec`](crate::TlsInitialExec)).
+///
+/// # Safety
+/// As for [`free_fast_sized`].
+#[inline(always)]
+pub unsafe fn free_fast_sized_via<W: ThreadWord>(ptr: NonNull<u8>) -> Option<Routed> {
     let tag = directory::tag(ptr.as_ptr() as usize);
     let route = NonZeroU8::new(tag >> ROUTE_SHIFT)?;
     let class = class_of_tag(tag)?;
@@ -138,9 +150,9 @@ pub unsafe fn free_fast_sized(ptr: NonNull<u8>) -> Option<Routed> {
     let freed = unsafe {
         if std::ptr::eq(entry, Kind::DEFAULT.entry()) {
             // The constant: its cache slot needs no arithmetic on the loaded entry.
-            Kind::DEFAULT.free_class(ptr, class)
+            Kind::DEFAULT.free_class::<W>(ptr, class)
         } else {
-            Kind::from_entry(entry).free_class(ptr, class)
+            Kind::from_entry(entry).free_class::<W>(ptr, class)
         }
     };
     // SAFETY: class < NCLASSES.
