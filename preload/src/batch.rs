@@ -15,7 +15,6 @@
 //! The memtier C API (libmorselkind's memkind_memtier_*) keeps memkind's per-call decisions;
 //! only this interposer batches.
 
-use std::cell::UnsafeCell;
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicU8, Ordering};
 
@@ -28,7 +27,7 @@ pub const MAX_LOCAL: usize = 8;
 /// Frees of one tier running this far ahead of its allocations are handed on at once.
 const FREE_FLUSH: u64 = 4 << 10;
 
-const NEW: u8 = 0;
+/// A thread's state: 0 (new, the zero-filled block), ACTIVE or GONE.
 const ACTIVE: u8 = 1;
 /// The thread is exiting: its last calls are counted as they happen.
 const GONE: u8 = 2;
@@ -46,16 +45,19 @@ pub fn route_tiers(t: &Tiering) {
     }
 }
 
+/// A thread's state. All zero is a valid value (NEW, no tiers, no grant): it lives in
+/// zero-filled thread-local storage of our own (see [`local`]).
 #[derive(Clone, Copy)]
 struct Local {
     state: u8,
     /// Tiers, and whether they are placed by thresholds (DYNAMIC_THRESHOLD) or by grants.
     ntiers: u8,
     dynamic: bool,
-    kinds: [Kind; MAX_LOCAL],
+    /// The tiers' kinds (`None` past `ntiers`).
+    kinds: [Option<Kind>; MAX_LOCAL],
     /// Grants: the current tier, its kind, and the bytes left (≤ 0: decide again).
     tier: u8,
-    kind: Kind,
+    kind: Option<Kind>,
     left: isize,
     /// Thresholds: the calls left before the next check, the batch, and the thresholds.
     ops: u32,
@@ -67,26 +69,7 @@ struct Local {
     freed: [u64; MAX_LOCAL],
 }
 
-impl Local {
-    const NEW: Local = Local {
-        state: NEW,
-        ntiers: 0,
-        dynamic: false,
-        kinds: [Kind::DEFAULT; MAX_LOCAL],
-        tier: 0,
-        kind: Kind::DEFAULT,
-        left: 0,
-        ops: 0,
-        batch: 0,
-        th: [usize::MAX; MAX_LOCAL],
-        allocs: [0; MAX_LOCAL],
-        bytes: [0; MAX_LOCAL],
-        freed: [0; MAX_LOCAL],
-    };
-}
-
 thread_local! {
-    static LOCAL: UnsafeCell<Local> = const { UnsafeCell::new(Local::NEW) };
     static EXIT: Exit = const { Exit };
 }
 
@@ -108,8 +91,52 @@ impl Drop for Exit {
 
 /// The thread's state. Accessed through the raw pointer, field by field, never by a reference
 /// held across a call that could come back here.
+///
+/// On x86_64 it is a zero-filled `.tbss` block of this library, reached initial-exec (its
+/// address is the thread pointer plus a static offset: no call), as `crate::Tls` reaches the
+/// thread caches; this library is always loaded with the program. Elsewhere, a `thread_local!`.
+#[cfg(target_arch = "x86_64")]
 #[inline(always)]
 fn local() -> *mut Local {
+    let p: usize;
+    // SAFETY: %fs:0 holds the thread pointer (the x86_64 TLS ABI) and the GOT entry the static
+    // offset of the block from it, filled in by the dynamic linker; nothing is read or written
+    // but these two words.
+    unsafe {
+        std::arch::asm!(
+            "movq %fs:0, {p}",
+            "addq morseltier_local@gottpoff(%rip), {p}",
+            p = out(reg) p,
+            options(att_syntax, nostack, pure, readonly),
+        );
+    }
+    p as *mut Local
+}
+
+// The block: size and alignment of `Local`, zero-filled (NEW), one per thread.
+#[cfg(target_arch = "x86_64")]
+std::arch::global_asm!(
+    ".pushsection .tbss.morseltier_local,\"awT\",@nobits",
+    ".p2align {align}",
+    ".globl morseltier_local",
+    ".hidden morseltier_local",
+    ".type morseltier_local,@object",
+    ".size morseltier_local,{size}",
+    "morseltier_local:",
+    ".zero {size}",
+    ".popsection",
+    size = const std::mem::size_of::<Local>(),
+    align = const std::mem::align_of::<Local>().trailing_zeros(),
+);
+
+#[cfg(not(target_arch = "x86_64"))]
+#[inline(always)]
+fn local() -> *mut Local {
+    thread_local! {
+        // SAFETY: all zero is a valid Local (see its comment).
+        static LOCAL: std::cell::UnsafeCell<Local> =
+            const { std::cell::UnsafeCell::new(unsafe { std::mem::zeroed() }) };
+    }
     LOCAL.with(|l| l.get())
 }
 
@@ -134,14 +161,14 @@ pub fn malloc_fast(size: usize) -> Option<NonNull<u8>> {
             t += 1;
         }
         let t = t % MAX_LOCAL;
-        let p = l.kinds[t].malloc_fast_via::<crate::Tls>(size)?;
+        let p = l.kinds[t]?.malloc_fast_via::<crate::Tls>(size)?;
         l.ops -= 1;
         (t, p)
     } else {
         if l.left <= 0 {
             return None;
         }
-        let p = l.kind.malloc_fast_via::<crate::Tls>(size)?;
+        let p = l.kind?.malloc_fast_via::<crate::Tls>(size)?;
         (l.tier as usize % MAX_LOCAL, p)
     };
     let u = morselkind::size_class(size);
@@ -188,6 +215,7 @@ unsafe fn settle(l: *mut Local) {
         // SAFETY: per the contract.
         let (allocs, bytes, freed, kind) =
             unsafe { ((*l).allocs[i], (*l).bytes[i], (*l).freed[i], (*l).kinds[i]) };
+        let Some(kind) = kind else { continue };
         if allocs == 0 && bytes == 0 && freed == 0 {
             continue;
         }
@@ -218,7 +246,7 @@ fn ready(t: &Tiering, l: *mut Local) -> bool {
             return false;
         }
         for (i, tier) in tiers.iter().enumerate() {
-            (*l).kinds[i] = tier.kind;
+            (*l).kinds[i] = Some(tier.kind);
         }
         (*l).ntiers = tiers.len() as u8;
         if let Some(c) = t.memory.check_cnt() {
