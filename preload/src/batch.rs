@@ -161,14 +161,14 @@ pub fn malloc_fast(size: usize) -> Option<NonNull<u8>> {
             t += 1;
         }
         let t = t % MAX_LOCAL;
-        let p = l.kinds[t]?.malloc_fast_via::<crate::Tls>(size)?;
+        let p = l.kinds[t]?.malloc_cached_via::<crate::Tls>(size)?;
         l.ops -= 1;
         (t, p)
     } else {
         if l.left <= 0 {
             return None;
         }
-        let p = l.kind?.malloc_fast_via::<crate::Tls>(size)?;
+        let p = l.kind?.malloc_cached_via::<crate::Tls>(size)?;
         (l.tier as usize % MAX_LOCAL, p)
     };
     let u = morselkind::size_class(size);

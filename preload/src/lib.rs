@@ -523,7 +523,21 @@ pub unsafe extern "C" fn malloc(size: usize) -> *mut c_void {
         }
         return sole_default_miss(size);
     }
+    if BATCHED.load(Ordering::Relaxed) {
+        return malloc_batched(size);
+    }
     malloc_tiered(size)
+}
+
+/// malloc with several tiers batched per thread (`batch`). Out of line, so that the DRAM-only
+/// path above saves no registers. A thread's batch is set up only once the tiering is
+/// published (READY), so this needs no check of it.
+#[inline(never)]
+fn malloc_batched(size: usize) -> *mut c_void {
+    match batch::malloc_fast(size) {
+        Some(p) => p.as_ptr().cast(),
+        None => malloc_slow(size),
+    }
 }
 
 /// A DRAM-only spec's malloc after a miss in DEFAULT's bin: jemalloc's cache behind ours, or
@@ -537,7 +551,7 @@ fn sole_default_miss(size: usize) -> *mut c_void {
     }
 }
 
-/// malloc with several tiers, one counted tier, or before start-up.
+/// malloc with one counted tier, several tiers placed call by call, or before start-up.
 #[inline(never)]
 fn malloc_tiered(size: usize) -> *mut c_void {
     match malloc_fast(size) {
