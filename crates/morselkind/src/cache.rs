@@ -159,7 +159,14 @@ struct ThreadCaches {
     /// The owner's alone (and a forked child's, where no other thread exists): its cache per
     /// kind.
     kinds: UnsafeCell<[*mut KindCache; MAX_KIND]>,
+    /// The owner's alone: the same kind caches by route (`crate::routed`), so that a routed
+    /// free reaches its bin from the page tag without loading the route's kind first. A route
+    /// names one kind slot for good, so the entry mirrors `kinds` once set (by `kind_cache`).
+    routed: UnsafeCell<[*mut KindCache; ROUTE_SLOTS]>,
 }
+
+/// Slots of `ThreadCaches::routed`: route 0 (none) and the routes.
+const ROUTE_SLOTS: usize = crate::routed::MAX_ROUTES + 1;
 
 impl ThreadCaches {
     /// The owner's view of its kind caches.
@@ -234,6 +241,7 @@ fn register() -> *mut ThreadCaches {
             busy: AtomicU32::new(NOT_BUSY),
             next: UnsafeCell::new(std::ptr::null_mut()),
             kinds: UnsafeCell::new([std::ptr::null_mut(); MAX_KIND]),
+            routed: UnsafeCell::new([std::ptr::null_mut(); ROUTE_SLOTS]),
         },
         MetaAlloc,
     ) else {
@@ -258,6 +266,8 @@ fn teardown() {
     }
     // SAFETY: our own registered caches, alive until unlinked below.
     let caches = unsafe { &*tc };
+    // SAFETY: the owner; the kind caches it mirrors are freed below.
+    unsafe { *caches.routed.get() = [std::ptr::null_mut(); ROUTE_SLOTS] };
     for i in 0..MAX_KIND {
         // SAFETY: the owner, reading its own slot.
         let kc = unsafe { caches.kinds()[i] };
@@ -425,6 +435,10 @@ fn kind_cache(kind: Kind) -> Option<(&'static ThreadCaches, &'static mut KindCac
     let slot = unsafe { &mut caches.kinds()[kind.index()] };
     if slot.is_null() {
         *slot = MetaBox::into_raw(KindCache::new()?);
+    }
+    if let Some(r) = crate::routed::route_of(kind) {
+        // SAFETY: the owner, and no other reference to its route slots is alive.
+        unsafe { (*caches.routed.get())[r.get() as usize % ROUTE_SLOTS] = *slot };
     }
     // SAFETY: the slot holds our own kind cache.
     let kc = unsafe { &mut **slot };
@@ -620,6 +634,34 @@ pub(crate) fn free(
     }
     let class = small_class(usable);
     push::<TlsDescriptor>(kind, ptr, class) || free_after_miss(kind, ptr, class, arena_flags)
+}
+
+/// [`push`] for a block whose page tag gave `route`, a route of `kind`: the bin is found by
+/// the route. False (nothing done) where [`push`] would not push, or the thread's cache for the
+/// route is not mirrored yet.
+#[inline(always)]
+pub(crate) fn push_routed<W: ThreadWord>(route: usize, kind: Kind, ptr: NonNull<u8>, class: usize) -> bool {
+    debug_assert!(class < NCLASSES);
+    let tc = current_via::<W>();
+    if tc.is_null() || tc == DEAD {
+        return false;
+    }
+    // SAFETY: the thread's own registered caches, read by their owner; the index is in range.
+    let kc = unsafe { *(*(*tc).routed.get()).get_unchecked(route % ROUTE_SLOTS) };
+    // SAFETY: a non-null slot holds the thread's own kind cache (the route's kind's).
+    let Some(kc) = (unsafe { kc.as_mut() }) else { return false };
+    if kc.generation != kind.generation() {
+        return false;
+    }
+    // SAFETY: the caller passes a class below NCLASSES.
+    let bin = unsafe { kc.bins.get_unchecked_mut(class) };
+    if bin.n >= bin.cap {
+        return false;
+    }
+    // SAFETY: n < cap, a slot of the bin.
+    unsafe { *bin.items.add(bin.n as usize) = ptr.as_ptr() };
+    bin.n += 1;
+    true
 }
 
 /// Puts a block of `kind` of small class `class` (below NCLASSES) into the thread's bin if it

@@ -152,7 +152,9 @@ pub unsafe fn free_fast_sized_via<W: ThreadWord>(ptr: NonNull<u8>) -> Option<Rou
             // The constant: its cache slot needs no arithmetic on the loaded entry.
             Kind::DEFAULT.free_class::<W>(ptr, class)
         } else {
-            Kind::from_entry(entry).free_class::<W>(ptr, class)
+            let kind = Kind::from_entry(entry);
+            crate::cache::push_routed::<W>(route.get() as usize, kind, ptr, class)
+                || kind.free_class::<W>(ptr, class)
         }
     };
     // SAFETY: class < NCLASSES.
