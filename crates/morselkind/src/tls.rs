@@ -2,7 +2,7 @@
 //! a word that is null (none yet), a sentinel (torn down) or a pointer.
 //!
 //! On x86_64 Linux it is a `.tbss` word of our own, so that it can be reached two ways:
-//! - [`get`]/[`set`] through a TLS descriptor (`@tlsdesc`): valid whether the library is loaded
+//! - [`TlsDescriptor`] (and `set`) through a TLS descriptor (`@tlsdesc`): valid whether the library is loaded
 //!   with the program or `dlopen`ed later; for a library loaded with the program the descriptor
 //!   resolves to a function that returns a constant (one call and one load);
 //! - [`TlsInitialExec`] through its static offset from the thread pointer (`@gottpoff`): one
@@ -12,8 +12,13 @@
 //!   with the program) calls it; `libmorselkind.so` never does.
 //!
 //! Both read the same word. The fast paths take the way as a type parameter ([`ThreadWord`]),
-//! so the initial-exec load is compiled only into the interposer's instances of them. Rust's `thread_local!` cannot be named from assembly, and stable
-//! Rust has no per-variable TLS model, hence the assembly. Elsewhere, a `thread_local!`.
+//! so the initial-exec load is compiled only into the interposer's instances of them. Rust's
+//! `thread_local!` cannot be named from assembly, and stable Rust has no per-variable TLS
+//! model, hence the assembly. Elsewhere, a `thread_local!`.
+//!
+//! (Measured: a DRAM-only malloc/free pair under the interposer took 9–10.7 ns through the
+//! descriptor and 6.3–7 through the initial-exec load, plain jemalloc 6.6; callgrind 170 and
+//! 154 instructions per pair of the pair benchmark, jemalloc 148.)
 
 #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
 mod imp {
