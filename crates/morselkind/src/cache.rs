@@ -1,5 +1,5 @@
 //! Thread caches for every kind, dynamic kinds included: per thread, per kind, per size class,
-//! a stack of free blocks (about 64 KiB worth) above the kind's jemalloc arenas. A cache hit is
+//! a stack of free blocks (about 32 KiB worth) above the kind's jemalloc arenas. A cache hit is
 //! a few loads and a store; misses fill a few dozen blocks or flush half a bin at a time
 //! through jemalloc. DEFAULT's misses go one block at a time to jemalloc's own thread cache
 //! instead (see [`alloc_behind`]).
@@ -47,23 +47,31 @@ pub use crate::sizes::MAX_TABLED as MAX_CACHED;
 pub(crate) use crate::sizes::NCLASSES;
 use crate::sizes::{class_size_slow, CLASS_OF_8, CLASS_SIZE};
 
-/// The most blocks a bin holds, and the bytes' worth it aims at.
+/// The most blocks a bin holds, the bytes' worth it aims at, and the fewest blocks a bin of
+/// [`SMALL_MAX`]-byte blocks or smaller holds.
 const BIN_CAP: usize = 2048;
-const BIN_BYTES: usize = 64 << 10;
+const BIN_BYTES: usize = 32 << 10;
+const SMALL_CAP: usize = 1024;
+const SMALL_MAX: usize = 64;
 
-/// How many blocks a bin holds: about 64 KiB worth, 8 to 2048 blocks. A budget in bytes, not
-/// in blocks: a program that allocates a thousand 16- to 64-byte blocks before it frees them (a
-/// parser, a tree being built) stays inside its bins, as it stays inside glibc's fast bins
-/// (which have no bound at all), where a bound of a few dozen blocks sent nearly every call of
-/// such a loop past the cache. (At 32 KiB, a thousand 64-byte blocks took 22 ns per call
-/// against 9.5 for 32-byte ones, half of them passing through jemalloc's cache behind ours.)
-/// The slots of a kind cache add up to 107 KiB, touched only as far as they fill.
+/// How many blocks a bin holds: about 32 KiB worth, 8 to 2048 blocks, and at least 1024 of 64
+/// bytes or less. A budget in bytes, not in blocks: a program that allocates a thousand 16- to
+/// 64-byte blocks before it frees them (a parser, a tree being built) stays inside its bins,
+/// as it stays inside glibc's fast bins (which have no bound at all), where a bound of a few
+/// dozen blocks sent nearly every call of such a loop past the cache. (With 512 blocks of 64
+/// bytes, a thousand of them took 22 ns per call against 9.5 for 32-byte ones, half passing
+/// through jemalloc's cache behind ours.) Not 64 KiB for every class: that grows every
+/// thread's cache by half, and random 16-1040 B pairs gained nothing measurable from it on 1
+/// or 64 threads.
 const BIN_CAP_OF: [usize; NCLASSES] = {
     let mut t = [0usize; NCLASSES];
     let mut i = 0;
     while i < NCLASSES {
-        let c = BIN_BYTES / class_size_slow(i);
-        t[i] = if c < 8 {
+        let size = class_size_slow(i);
+        let c = BIN_BYTES / size;
+        t[i] = if size <= SMALL_MAX && c < SMALL_CAP {
+            SMALL_CAP
+        } else if c < 8 {
             8
         } else if c > BIN_CAP {
             BIN_CAP

@@ -15,7 +15,7 @@
 //! What the depot cannot hold goes to the arena as before.
 //!
 //! # Bounds and lifetime
-//! A class's stack holds at most one thread bin's worth (about 64 KiB of blocks, see
+//! A class's stack holds at most one thread bin's worth (about 32 KiB of blocks, see
 //! `cache::BIN_CAP_OF`): at most about 1 MiB per kind and shard (4 shards), and only for classes in use.
 //! Jemalloc counts depot blocks as allocated, as it does thread-cached ones, so the two paths
 //! that need exact figures drain it: `update_cached_stats` and the retry of a limited or full

@@ -121,7 +121,7 @@ unsafe impl Allocator for MetaAlloc {
     }
 
     /// A large block is a fresh mapping, zero already: it is not written (a thread's kind
-    /// cache, 107 KiB of slots, then costs only the pages its bins fill).
+    /// cache, 76 KiB of slots, then costs only the pages its bins fill).
     fn allocate_zeroed(&self, layout: Layout) -> Result<NonNull<[u8]>, AllocError> {
         let block = self.allocate(layout)?;
         if class_of(layout).is_some() {
