@@ -658,18 +658,7 @@ pub(crate) fn push_routed<W: ThreadWord>(route: usize, kind: Kind, ptr: NonNull<
     let kc = unsafe { *(*(*tc).routed.get()).get_unchecked(route % ROUTE_SLOTS) };
     // SAFETY: a non-null slot holds the thread's own kind cache (the route's kind's).
     let Some(kc) = (unsafe { kc.as_mut() }) else { return false };
-    if kc.generation != kind.generation() {
-        return false;
-    }
-    // SAFETY: the caller passes a class below NCLASSES.
-    let bin = unsafe { kc.bins.get_unchecked_mut(class) };
-    if bin.n >= bin.cap {
-        return false;
-    }
-    // SAFETY: n < cap, a slot of the bin.
-    unsafe { *bin.items.add(bin.n as usize) = ptr.as_ptr() };
-    bin.n += 1;
-    true
+    kc.generation == kind.generation() && push_into(kc, ptr, class)
 }
 
 /// Puts a block of `kind` of small class `class` (below NCLASSES) into the thread's bin if it
@@ -678,6 +667,12 @@ pub(crate) fn push_routed<W: ThreadWord>(route: usize, kind: Kind, ptr: NonNull<
 pub(crate) fn push<W: ThreadWord>(kind: Kind, ptr: NonNull<u8>, class: usize) -> bool {
     debug_assert!(class < NCLASSES);
     let Some(kc) = hit_via::<W>(kind) else { return false };
+    push_into(kc, ptr, class)
+}
+
+/// Pushes `ptr` onto `kc`'s bin of `class` (below NCLASSES) if it has room.
+#[inline(always)]
+fn push_into(kc: &mut KindCache, ptr: NonNull<u8>, class: usize) -> bool {
     // SAFETY: the caller passes a class below NCLASSES.
     let bin = unsafe { kc.bins.get_unchecked_mut(class) };
     if bin.n >= bin.cap {
